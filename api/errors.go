@@ -1,0 +1,71 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Axon Server's error codes, as its REST API and CLI report them.
+const (
+	CodeAuthTokenMissing = "AXONIQ-1000"
+	CodeInvalidToken     = "AXONIQ-1001"
+	CodeNoSuchNode       = "AXONIQ-1301"
+	CodeAlreadyMember    = "AXONIQ-2306"
+	CodeCannotRemoveLast = "AXONIQ-2310"
+	CodeSameNodeName     = "AXONIQ-2500"
+	CodeUnknownHost      = "AXONIQ-2501"
+	CodeCannotJoin       = "AXONIQ-2502"
+	CodeNotAMember       = "AXONIQ-2307" // the node was unregistered from the cluster
+	CodeInvalidValue     = "AXONIQ-2311" // malformed body, bad host name, port out of range
+	CodeUnsupported      = "AXONIQ-1002" // an instruction the node does not handle
+	CodeInternal         = "AXONIQ-0001" // Axon's OTHER: an unexpected server error
+)
+
+// statusOf maps each code to its HTTP status.
+var statusOf = map[string]int{
+	CodeAuthTokenMissing: http.StatusForbidden,
+	CodeInvalidToken:     http.StatusForbidden,
+	CodeNoSuchNode:       http.StatusNotFound,
+	CodeAlreadyMember:    http.StatusNotAcceptable,
+	CodeCannotRemoveLast: http.StatusNotAcceptable,
+	CodeSameNodeName:     http.StatusBadRequest,
+	CodeUnknownHost:      http.StatusBadRequest,
+	CodeCannotJoin:       http.StatusBadRequest,
+	CodeNotAMember:       http.StatusBadRequest,
+	CodeInvalidValue:     http.StatusBadRequest,
+	CodeUnsupported:      http.StatusBadRequest,
+	CodeInternal:         http.StatusInternalServerError,
+}
+
+// Error is the JSON body of every error response: {"code": "...", "message": "..."}.
+// It is also the error type the node returns to the API, so a code chosen deep
+// in the node reaches the client unchanged.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code" doc:"Axon Server error code, e.g. AXONIQ-2500."`
+	Message string `json:"message" doc:"What went wrong, in words."`
+}
+
+// Errorf builds an Error with the status that belongs to code.
+func Errorf(code, format string, args ...any) *Error {
+	st, ok := statusOf[code]
+	if !ok {
+		st = http.StatusInternalServerError
+	}
+	return &Error{Status: st, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// GetStatus lets huma use the error as the response status.
+func (e *Error) GetStatus() int { return e.Status }
+
+// AsError finds an *Error in err's chain; other errors become CodeInternal.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()}
+}
