@@ -25,6 +25,13 @@ type Config struct {
 	InternalDomain    string
 	InternalDomainSet bool
 
+	// ClientHost and InternalHost are the resolved addresses (Axon's
+	// host-name rules applied to Hostname/Domain and to
+	// InternalHostname/InternalDomain): "hostname.domain", or "hostname",
+	// or an IP literal. ResolveHosts fills them; tests may set them directly.
+	ClientHost   string
+	InternalHost string
+
 	// Port is axoniq.axonserver.port (client gRPC, 8124).
 	Port int
 	// InternalPort is axoniq.axonserver.internal-port (gossip UDP+TCP and
