@@ -1,0 +1,501 @@
+package gossip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Errors callers map to Axon's codes.
+var (
+	ErrNameTaken     = errors.New("gossip: the name is used by another live node")
+	ErrUnregistered  = errors.New("gossip: this node was unregistered from the cluster")
+	ErrNoSuchMember  = errors.New("gossip: no such member")
+	ErrLastMember    = errors.New("gossip: cannot remove the last node")
+	ErrWrongNode     = errors.New("gossip: another node answers at that address")
+	ErrClosed        = errors.New("gossip: cluster is shut down")
+	ErrClusterName   = errors.New("gossip: the node belongs to a cluster with another name")
+	ErrAlreadyMember = errors.New("gossip: already a member of that cluster")
+)
+
+// Introduction is what a contact tells a node before it joins.
+type Introduction struct {
+	Name       string
+	NodeID     string
+	Members    []Member
+	Tombstones []Tombstone
+}
+
+// Introducer asks the node at address (host:port of its internal port)
+// whether self may join, and for its registry. Package node implements it
+// over the internal gRPC service.
+type Introducer interface {
+	Introduce(ctx context.Context, address string, self Member) (Introduction, error)
+}
+
+// Config configures a Cluster.
+type Config struct {
+	Name        string
+	ClusterName string
+	// Info is advertised to other nodes; its ID is filled from the data
+	// directory.
+	Info    NodeInfo
+	DataDir string
+	Profile Profile
+	// Packets and Streams are the node's internal port: its UDP socket and
+	// the TCP connections recognised as gossip.
+	Packets net.PacketConn
+	Streams net.Listener
+	Dialer  Dialer
+	// AdvertiseIP and AdvertisePort are this node's gossip address as
+	// others reach it.
+	AdvertiseIP   net.IP
+	AdvertisePort int
+	// Keys is the gossip keyring (first key used for sending); empty means
+	// gossip is not encrypted. A keyring saved in DataDir wins.
+	Keys       [][]byte
+	Introducer Introducer
+	Logger     zerolog.Logger
+	// Registerer receives this package's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Cluster is a node's membership: a serf instance plus the registry of
+// registered members, their persistence and the background rejoin.
+type Cluster struct {
+	cfg     Config
+	log     zerolog.Logger
+	metrics *metrics
+	reg     *registry
+	bus     *broadcaster
+	tr      *transport
+	keyWarn string
+
+	mu       sync.Mutex
+	serf     *serf.Serf
+	info     NodeInfo
+	stop     chan struct{} // closed to stop the loops of the current serf
+	loops    sync.WaitGroup
+	rejoin   rejoinState
+	started  bool
+	closed   bool
+	leaving  bool
+	resetErr error
+}
+
+// infinity keeps serf from ever forgetting a failed or left member: only
+// unregistering removes one.
+const infinity = 100 * 365 * 24 * time.Hour
+
+const unregisterEvent = "roster-unregister"
+
+// New loads the node's cluster state from cfg.DataDir and prepares the
+// cluster; it starts no network activity.
+func New(cfg Config) (*Cluster, error) {
+	if cfg.Name == "" || cfg.ClusterName == "" {
+		return nil, fmt.Errorf("gossip: node name and cluster name are required")
+	}
+	if cfg.Packets == nil || cfg.Streams == nil {
+		return nil, fmt.Errorf("gossip: packet conn and stream listener are required")
+	}
+	if cfg.Profile.Name == "" {
+		p, _ := ProfileByName("lan")
+		cfg.Profile = p
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("gossip: data directory: %w", err)
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Logger, bus: newBroadcaster()}
+	st, warn, err := store{dir: cfg.DataDir}.load()
+	switch {
+	case errors.Is(err, errNoState):
+		st = state{Cluster: cfg.ClusterName, Name: cfg.Name, NodeID: newNodeID()}
+	case err != nil:
+		return nil, err
+	case st.Cluster != cfg.ClusterName:
+		return nil, fmt.Errorf("gossip: %s holds the state of cluster %q, but axoniq.axonserver.cluster.name is %q: %w",
+			cfg.DataDir, st.Cluster, cfg.ClusterName, ErrClusterName)
+	case st.Name != cfg.Name:
+		return nil, fmt.Errorf("gossip: %s holds the state of node %q, but axoniq.axonserver.name is %q; use another controldb-path for another node",
+			cfg.DataDir, st.Name, cfg.Name)
+	}
+	if warn != "" {
+		c.log.Warn().Msg(warn)
+	}
+	c.info = cfg.Info
+	c.info.ID = st.NodeID
+	if err := c.info.CheckMetaSize(); err != nil {
+		return nil, err
+	}
+	c.reg = newRegistry(store{dir: cfg.DataDir}, st, time.Now)
+	c.metrics, err = newMetrics(cfg.Registerer, c.reg.counts)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: register metrics: %w", err)
+	}
+	// Peers last seen alive are unconfirmed until gossip hears from them.
+	for _, m := range c.reg.list() {
+		if m.Name != cfg.Name && m.Status == StatusAlive {
+			if _, _, err := c.reg.setStatus(m.Name, StatusSuspect); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if _, _, err := c.reg.observe(cfg.Name, c.info, c.advertiseAddr(), StatusAlive); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newNodeID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (c *Cluster) advertiseAddr() string {
+	return net.JoinHostPort(c.cfg.AdvertiseIP.String(), strconv.Itoa(c.cfg.AdvertisePort))
+}
+
+func (c *Cluster) snapshotPath() string { return filepath.Join(c.cfg.DataDir, "serf.snapshot") }
+
+// KeyringPath is where the gossip keyring is kept once it exists.
+func (c *Cluster) KeyringPath() string { return filepath.Join(c.cfg.DataDir, "keyring.json") }
+
+// Start starts gossip on the node's sockets and the background rejoin of
+// registered members.
+func (c *Cluster) Start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.started {
+		return nil
+	}
+	c.tr = newTransport(c.cfg.Packets, c.cfg.Streams, c.cfg.Dialer, c.cfg.ClusterName, c.cfg.Profile.TCPTimeout, c.log, c.metrics)
+	if err := c.startSerfLocked(); err != nil {
+		c.tr.close()
+		return err
+	}
+	c.started = true
+	return nil
+}
+
+func (c *Cluster) startSerfLocked() error {
+	mc := memberlist.DefaultLANConfig()
+	sc := serf.DefaultConfig()
+	c.cfg.Profile.apply(mc, sc)
+	mc.Name = c.cfg.Name
+	mc.Transport = &shim{t: c.tr, advertiseIP: c.cfg.AdvertiseIP, advertisePort: c.cfg.AdvertisePort}
+	mc.AdvertiseAddr = c.cfg.AdvertiseIP.String()
+	mc.AdvertisePort = c.cfg.AdvertisePort
+	mc.Label = c.cfg.ClusterName
+	mc.SkipInboundLabelCheck = true // the transport checks it, and counts
+	// A node that comes back at a new address takes its place as soon as
+	// its old incarnation is dead.
+	mc.DeadNodeReclaimTime = time.Nanosecond
+	stdLog := newStdLogger(c.log, c.metrics)
+	mc.Logger = stdLog
+	keyring, err := c.keyringLocked()
+	if err != nil {
+		return err
+	}
+	mc.Keyring = keyring
+	if keyring != nil {
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
+
+	events := make(chan serf.Event, 1024)
+	sc.NodeName = c.cfg.Name
+	sc.Tags = c.info.Tags()
+	sc.EventCh = events
+	sc.MemberlistConfig = mc
+	sc.Logger = stdLog
+	sc.SnapshotPath = c.snapshotPath()
+	sc.RejoinAfterLeave = true
+	sc.ReconnectTimeout = infinity
+	sc.TombstoneTimeout = infinity
+	sc.CoalescePeriod, sc.QuiescentPeriod = 0, 0
+	sc.UserCoalescePeriod, sc.UserQuiescentPeriod = 0, 0
+	// Name conflicts are refused before joining (Introduce) and by the
+	// merge delegate; serf's own resolution would shut down a node that
+	// restarted at a new address while its old incarnation still looked
+	// alive.
+	sc.EnableNameConflictResolution = false
+	sc.Merge = &mergeDelegate{c: c}
+	if keyring != nil {
+		sc.KeyringFile = c.KeyringPath()
+	}
+	s, err := serf.Create(sc)
+	if err != nil {
+		return fmt.Errorf("gossip: start serf: %w", err)
+	}
+	c.serf = s
+	c.stop = make(chan struct{})
+	c.loops.Add(3)
+	go c.handleEvents(events, c.stop)
+	go c.pollStatuses(s, c.stop)
+	go c.rejoinLoop(c.stop)
+	return nil
+}
+
+// current returns the running serf, or ErrClosed.
+func (c *Cluster) current() (*serf.Serf, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.serf == nil {
+		return nil, ErrClosed
+	}
+	return c.serf, nil
+}
+
+// Local is this node as the registry holds it.
+func (c *Cluster) Local() Member {
+	m, _ := c.reg.get(c.cfg.Name)
+	return m
+}
+
+// Members lists every registered member, sorted by name.
+func (c *Cluster) Members() []Member { return c.reg.list() }
+
+// Member returns one registered member.
+func (c *Cluster) Member(name string) (Member, bool) { return c.reg.get(name) }
+
+// Tombstones lists the unregistered nodes this node knows of.
+func (c *Cluster) Tombstones() []Tombstone { return c.reg.tombstoneList() }
+
+// Subscribe returns membership events as they happen. The channel closes
+// when the subscriber falls behind by more than buffer events, or at
+// shutdown; cancel releases it.
+func (c *Cluster) Subscribe(buffer int) (<-chan Event, func()) { return c.bus.subscribe(buffer) }
+
+// Profile is the gossip profile in use.
+func (c *Cluster) Profile() Profile { return c.cfg.Profile }
+
+func (c *Cluster) publish(ev Event, changed bool, err error) {
+	if err != nil {
+		c.log.Error().Err(err).Msg("gossip: cannot persist membership change")
+		return
+	}
+	if !changed {
+		return
+	}
+	c.metrics.events.WithLabelValues(string(ev.Type)).Inc()
+	l := c.log.Info()
+	if ev.Type == EventFail || ev.Type == EventSuspect {
+		l = c.log.Warn()
+	}
+	l.Str("member", ev.Member.Name).Str("status", string(ev.Member.Status)).Str("addr", ev.Member.Addr).Msg("gossip: member " + string(ev.Type))
+	c.bus.publish(ev)
+}
+
+func serfStatus(s serf.MemberStatus) (Status, bool) {
+	switch s {
+	case serf.StatusAlive:
+		return StatusAlive, true
+	case serf.StatusFailed:
+		return StatusFailed, true
+	case serf.StatusLeft, serf.StatusLeaving:
+		return StatusLeft, true
+	}
+	return "", false
+}
+
+// observeMember records one serf member in the registry.
+func (c *Cluster) observeMember(m serf.Member, status Status) {
+	if m.Name == c.cfg.Name {
+		return
+	}
+	info, err := DecodeTags(m.Tags)
+	if err != nil {
+		c.log.Warn().Err(err).Str("member", m.Name).Msg("gossip: ignoring member with unreadable metadata")
+		return
+	}
+	addr := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
+	ev, changed, err := c.reg.observe(m.Name, info, addr, status)
+	c.publish(ev, changed, err)
+}
+
+func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
+	defer c.loops.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		case e := <-events:
+			switch ev := e.(type) {
+			case serf.MemberEvent:
+				for _, m := range ev.Members {
+					switch ev.Type {
+					case serf.EventMemberJoin, serf.EventMemberUpdate:
+						c.observeMember(m, StatusAlive)
+					case serf.EventMemberFailed:
+						c.observeMember(m, StatusFailed)
+					case serf.EventMemberLeave:
+						c.observeMember(m, StatusLeft)
+					case serf.EventMemberReap:
+						// Only unregistering removes a member; its tombstone
+						// travels as a user event.
+						c.log.Debug().Str("member", m.Name).Msg("gossip: serf reaped member")
+					}
+				}
+			case serf.UserEvent:
+				if ev.Name == unregisterEvent {
+					var t Tombstone
+					if err := json.Unmarshal(ev.Payload, &t); err != nil || t.Name == "" {
+						c.log.Warn().Msg("gossip: ignoring malformed unregister event")
+						continue
+					}
+					c.applyTombstone(t)
+				}
+			}
+		}
+	}
+}
+
+// pollStatuses reconciles the registry with serf and samples memberlist's
+// suspect states, which serf reports no event for.
+func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
+	defer c.loops.Done()
+	t := time.NewTicker(c.cfg.Profile.StatusPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		suspect := map[string]bool{}
+		for _, n := range s.Memberlist().Members() {
+			if n.State == memberlist.StateSuspect {
+				suspect[n.Name] = true
+			}
+		}
+		for _, m := range s.Members() {
+			st, ok := serfStatus(m.Status)
+			if !ok || m.Name == c.cfg.Name {
+				continue
+			}
+			if st == StatusAlive && suspect[m.Name] {
+				st = StatusSuspect
+			}
+			if cur, known := c.reg.get(m.Name); known && cur.Status == st {
+				continue
+			}
+			c.observeMember(m, st)
+		}
+	}
+}
+
+// applyTombstone removes an unregistered member. If it is this node, the
+// node leaves and carries on alone.
+func (c *Cluster) applyTombstone(t Tombstone) {
+	if t.Name == c.cfg.Name {
+		if t.ID == c.reg.nodeID() {
+			c.log.Error().Msg("gossip: this node was unregistered from the cluster; it runs on standalone")
+			go func() {
+				if err := c.becomeStandalone(); err != nil {
+					c.log.Error().Err(err).Msg("gossip: cannot reset to standalone")
+				}
+			}()
+		}
+		return
+	}
+	ev, changed, err := c.reg.unregister(t)
+	c.publish(ev, changed, err)
+	if s, serr := c.current(); serr == nil {
+		if m, ok := findSerfMember(s, t.Name); ok && m.Status != serf.StatusAlive {
+			_ = s.RemoveFailedNodePrune(t.Name)
+		}
+	}
+}
+
+func findSerfMember(s *serf.Serf, name string) (serf.Member, bool) {
+	for _, m := range s.Members() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return serf.Member{}, false
+}
+
+// SetClients updates the client count this node advertises.
+func (c *Cluster) SetClients(n int) error {
+	c.mu.Lock()
+	if c.info.Clients == n {
+		c.mu.Unlock()
+		return nil
+	}
+	c.info.Clients = n
+	info, s := c.info, c.serf
+	c.mu.Unlock()
+	if s != nil {
+		if err := s.SetTags(info.Tags()); err != nil {
+			return fmt.Errorf("gossip: update tags: %w", err)
+		}
+	}
+	ev, changed, err := c.reg.observe(c.cfg.Name, info, c.advertiseAddr(), StatusAlive)
+	c.publish(ev, changed, err)
+	return err
+}
+
+// Leave announces this node's departure, so peers show it left at once.
+// The node stays registered. Safe to call twice.
+func (c *Cluster) Leave() error {
+	c.mu.Lock()
+	s := c.serf
+	already := c.leaving || c.closed
+	c.leaving = true
+	c.mu.Unlock()
+	if s == nil || already {
+		return nil
+	}
+	if err := s.Leave(); err != nil {
+		return fmt.Errorf("gossip: leave: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops gossip without announcing it (after Leave, or to simulate
+// a crash). Safe to call twice.
+func (c *Cluster) Shutdown() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	s, stop := c.serf, c.stop
+	c.mu.Unlock()
+	var err error
+	if s != nil {
+		err = s.Shutdown()
+		close(stop)
+	}
+	if c.tr != nil {
+		c.tr.close()
+	}
+	c.loops.Wait()
+	c.bus.closeAll()
+	if err != nil {
+		return fmt.Errorf("gossip: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Serf exposes the serf instance for debugging views and key management.
+func (c *Cluster) Serf() (*serf.Serf, error) { return c.current() }

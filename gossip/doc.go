@@ -1,0 +1,45 @@
+// Package gossip keeps a roster node's view of its cluster.
+//
+// # Algorithm
+//
+// Failure detection and dissemination are SWIM, as implemented by
+// hashicorp/memberlist with the Lifeguard extensions: every probe interval a
+// node pings one peer (round robin over a shuffled list) over UDP; when no
+// ack arrives within the probe timeout it asks k other nodes to ping it
+// indirectly and, in parallel, tries a TCP ping. A peer that answers none of
+// these is marked suspect; the suspicion is gossiped, and if the suspect does
+// not refute it (by gossiping an alive message with a higher incarnation)
+// within the suspicion timeout, it is declared dead. Independent suspicions
+// from other nodes shorten the timeout; a node that itself misses acks slows
+// its own probing (awareness), so an overloaded node does not accuse healthy
+// peers. State changes piggyback on probe traffic and on periodic gossip to a
+// few random peers; a periodic TCP push-pull of the full state repairs
+// whatever gossip missed.
+//
+// hashicorp/serf adds member events (join, leave, failed, update, reap),
+// Lamport clocks for leave/join intents, user events and queries on top.
+//
+// # What roster adds
+//
+// A cluster here is a set of registered nodes: a node stays registered,
+// whatever its status, until it is unregistered. serf forgets failed and
+// left members after its timeouts (set here to decades) and keeps nothing on
+// disk but a snapshot of recently alive nodes, so this package keeps its own
+// Registry: every registered member with its advertised addresses, status and
+// the time of its last change, written atomically to the node's data
+// directory on every change and loaded at start. Unregistered nodes leave a
+// tombstone (name and node id): alive messages and joins from a tombstoned
+// node are refused, so an unregistered node never comes back by itself.
+//
+// Joining is two steps: an introduction over the internal gRPC service (the
+// Introducer, wired by package node) checks that this node's name is free and
+// returns the contact's registry; then a push-pull with the contact and, in
+// parallel, with every other alive member, so that every node learns of the
+// new one in one round trip instead of waiting for gossip to spread.
+//
+// A restarted node finds its peers in the Registry and rejoins through
+// any of them in the background, with backoff, until one answers.
+//
+// All gossip of one cluster carries its name as memberlist's label; the
+// transport drops and counts packets and streams with another label.
+package gossip

@@ -1,0 +1,58 @@
+package gossip
+
+import (
+	"bytes"
+	"log"
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// logAdapter turns serf's and memberlist's "[LEVEL] component: message"
+// lines into zerolog events at the matching level. It also counts the
+// gossip that memberlist refuses for failing decryption, which it reports
+// only in its log.
+type logAdapter struct {
+	log     zerolog.Logger
+	metrics *metrics
+}
+
+func newStdLogger(l zerolog.Logger, m *metrics) *log.Logger {
+	return log.New(&logAdapter{log: l, metrics: m}, "", 0)
+}
+
+func (a *logAdapter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := zerolog.InfoLevel
+	if strings.HasPrefix(line, "[") {
+		if end := strings.IndexByte(line, ']'); end > 0 {
+			switch line[1:end] {
+			case "TRACE":
+				level = zerolog.TraceLevel
+			case "DEBUG":
+				level = zerolog.DebugLevel
+			case "INFO":
+				level = zerolog.InfoLevel
+			case "WARN":
+				level = zerolog.WarnLevel
+			case "ERR", "ERROR":
+				level = zerolog.ErrorLevel
+			}
+			line = strings.TrimSpace(line[end+1:])
+		}
+	}
+	component := "gossip"
+	if i := strings.Index(line, ": "); i > 0 && i < 16 && !strings.Contains(line[:i], " ") {
+		component, line = line[:i], line[i+2:]
+	}
+	if level >= zerolog.WarnLevel && strings.Contains(strings.ToLower(line), "decrypt") ||
+		strings.Contains(line, "remote state is not encrypted") || strings.Contains(line, "not encrypted") {
+		transport := "udp"
+		if strings.Contains(line, "remote state") || strings.Contains(line, "stream") {
+			transport = "tcp"
+		}
+		a.metrics.dropped.WithLabelValues("decrypt", transport).Inc()
+	}
+	a.log.WithLevel(level).Str("component", component).Msg(line)
+	return len(p), nil
+}

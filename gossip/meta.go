@@ -1,0 +1,164 @@
+package gossip
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/memberlist"
+)
+
+// NodeInfo is what a node advertises about itself to the cluster, carried
+// in memberlist's node metadata (at most memberlist.MetaMaxSize bytes).
+type NodeInfo struct {
+	// ID is random per data directory: it tells a restarted node (same id)
+	// from another node that uses the same name (new id).
+	ID           string `json:"id"`
+	ClientHost   string `json:"clientHost"`
+	GRPCPort     int    `json:"grpcPort"`
+	HTTPPort     int    `json:"httpPort"`
+	InternalHost string `json:"internalHost"`
+	InternalPort int    `json:"internalPort"`
+	Version      string `json:"version"`
+	// Clients is the number of client applications connected to the node's
+	// platform stream, updated at most every few seconds.
+	Clients int `json:"clients"`
+}
+
+// Tag keys are one letter to keep metadata small: the same bytes ride on
+// every alive message and every push-pull entry.
+const (
+	tagID           = "i"
+	tagClientHost   = "h"
+	tagGRPCPort     = "g"
+	tagHTTPPort     = "w"
+	tagInternalHost = "n" // omitted when equal to the client host
+	tagInternalPort = "p"
+	tagVersion      = "v"
+	tagClients      = "c" // omitted when zero
+)
+
+// tagLabels names each tag by the property that sets it, for the metadata
+// size error.
+var tagLabels = map[string]string{
+	tagID:           "node id",
+	tagClientHost:   "axoniq.axonserver.hostname + domain",
+	tagInternalHost: "axoniq.axonserver.internal-hostname + internal-domain",
+	tagVersion:      "version",
+	tagGRPCPort:     "axoniq.axonserver.port",
+	tagHTTPPort:     "server.port",
+	tagInternalPort: "axoniq.axonserver.internal-port",
+	tagClients:      "client count",
+}
+
+// Tags encodes info as serf tags.
+func (i NodeInfo) Tags() map[string]string {
+	t := map[string]string{
+		tagID:           i.ID,
+		tagClientHost:   i.ClientHost,
+		tagGRPCPort:     strconv.Itoa(i.GRPCPort),
+		tagHTTPPort:     strconv.Itoa(i.HTTPPort),
+		tagInternalPort: strconv.Itoa(i.InternalPort),
+		tagVersion:      i.Version,
+	}
+	if i.InternalHost != i.ClientHost {
+		t[tagInternalHost] = i.InternalHost
+	}
+	if i.Clients > 0 {
+		t[tagClients] = strconv.Itoa(i.Clients)
+	}
+	return t
+}
+
+// DecodeTags reads NodeInfo from serf tags. It never panics on hostile
+// input: every problem is an error naming the tag.
+func DecodeTags(t map[string]string) (NodeInfo, error) {
+	var i NodeInfo
+	var err error
+	port := func(key string) int {
+		if err != nil {
+			return 0
+		}
+		v, ok := t[key]
+		if !ok {
+			err = fmt.Errorf("gossip: node metadata lacks %s", tagLabels[key])
+			return 0
+		}
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("gossip: node metadata has invalid %s %q", tagLabels[key], v)
+			return 0
+		}
+		return n
+	}
+	i.ID = t[tagID]
+	i.ClientHost = t[tagClientHost]
+	i.InternalHost = t[tagInternalHost]
+	if i.InternalHost == "" {
+		i.InternalHost = i.ClientHost
+	}
+	i.Version = t[tagVersion]
+	i.GRPCPort = port(tagGRPCPort)
+	i.HTTPPort = port(tagHTTPPort)
+	i.InternalPort = port(tagInternalPort)
+	if c, ok := t[tagClients]; ok && err == nil {
+		n, cerr := strconv.Atoi(c)
+		if cerr != nil || n < 0 {
+			err = fmt.Errorf("gossip: node metadata has invalid client count %q", c)
+		}
+		i.Clients = n
+	}
+	if err == nil && (i.ID == "" || i.ClientHost == "") {
+		err = fmt.Errorf("gossip: node metadata lacks node id or client host")
+	}
+	if err != nil {
+		return NodeInfo{}, err
+	}
+	return i, nil
+}
+
+// tagMagicByte prefixes serf's msgpack-encoded tags (serf's own constant).
+const tagMagicByte byte = 255
+
+// encodedSize is the size serf's encoding of tags will have.
+func encodedSize(tags map[string]string) (int, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(tagMagicByte)
+	if err := codec.NewEncoder(&buf, &codec.MsgpackHandle{}).Encode(tags); err != nil {
+		return 0, fmt.Errorf("gossip: encode node metadata: %w", err)
+	}
+	return buf.Len(), nil
+}
+
+// CheckMetaSize refuses metadata that would not fit memberlist's limit and
+// names the values that take the room, longest first.
+func (i NodeInfo) CheckMetaSize() error {
+	tags := i.Tags()
+	// Leave room for a client count of up to 7 digits, added later at run time.
+	if _, ok := tags[tagClients]; !ok {
+		tags[tagClients] = "9999999"
+	}
+	size, err := encodedSize(tags)
+	if err != nil {
+		return err
+	}
+	if size <= memberlist.MetaMaxSize {
+		return nil
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return len(tags[keys[a]]) > len(tags[keys[b]]) })
+	var parts []string
+	for _, k := range keys {
+		if len(tags[k]) >= 32 {
+			parts = append(parts, fmt.Sprintf("%s is %d bytes", tagLabels[k], len(tags[k])))
+		}
+	}
+	return fmt.Errorf("gossip: node metadata would be %d bytes, over memberlist's limit of %d: %s; use shorter host names",
+		size, memberlist.MetaMaxSize, strings.Join(parts, ", "))
+}

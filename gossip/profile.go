@@ -1,0 +1,129 @@
+package gossip
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Profile holds the timings of failure detection, dissemination and
+// rejoining. Named profiles: lan (default), wan, local.
+type Profile struct {
+	Name string
+
+	ProbeInterval           time.Duration
+	ProbeTimeout            time.Duration
+	SuspicionMult           int
+	SuspicionMaxTimeoutMult int
+	IndirectChecks          int
+	AwarenessMaxMultiplier  int
+	GossipInterval          time.Duration
+	GossipNodes             int
+	RetransmitMult          int
+	PushPullInterval        time.Duration
+	TCPTimeout              time.Duration
+	GossipToTheDeadTime     time.Duration
+
+	// LeavePropagateDelay is how long a leaving node keeps gossiping after
+	// broadcasting its leave, so peers hear of it before it goes.
+	LeavePropagateDelay time.Duration
+	// RejoinMin and RejoinMax bound the backoff between rejoin attempts to
+	// one unreachable registered member.
+	RejoinMin time.Duration
+	RejoinMax time.Duration
+	// StatusPoll is how often memberlist's suspect states are sampled
+	// (serf reports no event for them).
+	StatusPoll time.Duration
+}
+
+// ProfileNames lists the profiles ProfileByName knows.
+var profileNames = []string{"lan", "wan", "local"}
+
+// ProfileByName returns a named profile.
+func ProfileByName(name string) (Profile, error) {
+	switch name {
+	case "", "lan":
+		return lanProfile(), nil
+	case "wan":
+		return wanProfile(), nil
+	case "local":
+		return localProfile(), nil
+	}
+	return Profile{}, fmt.Errorf("gossip: unknown gossip profile %q (allowed: %v)", name, profileNames)
+}
+
+func fromMemberlist(name string, c *memberlist.Config) Profile {
+	return Profile{
+		Name:                    name,
+		ProbeInterval:           c.ProbeInterval,
+		ProbeTimeout:            c.ProbeTimeout,
+		SuspicionMult:           c.SuspicionMult,
+		SuspicionMaxTimeoutMult: c.SuspicionMaxTimeoutMult,
+		IndirectChecks:          c.IndirectChecks,
+		AwarenessMaxMultiplier:  c.AwarenessMaxMultiplier,
+		GossipInterval:          c.GossipInterval,
+		GossipNodes:             c.GossipNodes,
+		RetransmitMult:          c.RetransmitMult,
+		PushPullInterval:        c.PushPullInterval,
+		TCPTimeout:              c.TCPTimeout,
+		GossipToTheDeadTime:     c.GossipToTheDeadTime,
+		LeavePropagateDelay:     time.Second,
+		RejoinMin:               time.Second,
+		RejoinMax:               30 * time.Second,
+		StatusPoll:              250 * time.Millisecond,
+	}
+}
+
+// lanProfile is for nodes on one data-centre network.
+func lanProfile() Profile {
+	p := fromMemberlist("lan", memberlist.DefaultLANConfig())
+	p.LeavePropagateDelay = 500 * time.Millisecond
+	return p
+}
+
+// wanProfile is for nodes spread over slow or lossy links.
+func wanProfile() Profile {
+	p := fromMemberlist("wan", memberlist.DefaultWANConfig())
+	p.RejoinMax = 60 * time.Second
+	p.StatusPoll = time.Second
+	return p
+}
+
+// localProfile is for nodes on one machine (development and tests): fast
+// probing, short timeouts.
+func localProfile() Profile {
+	p := fromMemberlist("local", memberlist.DefaultLocalConfig())
+	p.ProbeInterval = 250 * time.Millisecond
+	p.ProbeTimeout = 150 * time.Millisecond
+	p.SuspicionMult = 4
+	p.IndirectChecks = 2
+	p.GossipInterval = 50 * time.Millisecond
+	p.PushPullInterval = 5 * time.Second
+	p.TCPTimeout = 2 * time.Second
+	p.GossipToTheDeadTime = 5 * time.Second
+	p.LeavePropagateDelay = 200 * time.Millisecond
+	p.RejoinMin = 200 * time.Millisecond
+	p.RejoinMax = 2 * time.Second
+	p.StatusPoll = 50 * time.Millisecond
+	return p
+}
+
+// apply copies the profile onto memberlist's and serf's configurations.
+func (p Profile) apply(mc *memberlist.Config, sc *serf.Config) {
+	mc.ProbeInterval = p.ProbeInterval
+	mc.ProbeTimeout = p.ProbeTimeout
+	mc.SuspicionMult = p.SuspicionMult
+	mc.SuspicionMaxTimeoutMult = p.SuspicionMaxTimeoutMult
+	mc.IndirectChecks = p.IndirectChecks
+	mc.AwarenessMaxMultiplier = p.AwarenessMaxMultiplier
+	mc.GossipInterval = p.GossipInterval
+	mc.GossipNodes = p.GossipNodes
+	mc.RetransmitMult = p.RetransmitMult
+	mc.PushPullInterval = p.PushPullInterval
+	mc.TCPTimeout = p.TCPTimeout
+	mc.GossipToTheDeadTime = p.GossipToTheDeadTime
+	sc.LeavePropagateDelay = p.LeavePropagateDelay
+	sc.ReconnectInterval = p.RejoinMax
+}

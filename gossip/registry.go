@@ -1,0 +1,250 @@
+package gossip
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// registry holds every registered member and the tombstones of unregistered
+// ones. Every change is written to disk before it is reported.
+type registry struct {
+	store store
+	now   func() time.Time
+
+	mu         sync.Mutex
+	st         state              // persisted part: cluster, name, node id
+	members    map[string]*Member // by name
+	tombstones map[string]Tombstone
+}
+
+func tombKey(name, id string) string { return name + "\x00" + id }
+
+func newRegistry(s store, st state, now func() time.Time) *registry {
+	r := &registry{store: s, st: st, now: now, members: map[string]*Member{}, tombstones: map[string]Tombstone{}}
+	for i := range st.Members {
+		m := st.Members[i]
+		r.members[m.Name] = &m
+	}
+	for _, t := range st.Unregistered {
+		r.tombstones[tombKey(t.Name, t.ID)] = t
+	}
+	r.st.Members, r.st.Unregistered = nil, nil
+	return r
+}
+
+// saveLocked writes the whole registry.
+func (r *registry) saveLocked() error {
+	st := r.st
+	st.Members = r.listLocked()
+	st.Unregistered = make([]Tombstone, 0, len(r.tombstones))
+	for _, t := range r.tombstones {
+		st.Unregistered = append(st.Unregistered, t)
+	}
+	sort.Slice(st.Unregistered, func(i, j int) bool { return st.Unregistered[i].At.Before(st.Unregistered[j].At) })
+	return r.store.save(st)
+}
+
+func (r *registry) listLocked() []Member {
+	out := make([]Member, 0, len(r.members))
+	for _, m := range r.members {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *registry) list() []Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.listLocked()
+}
+
+func (r *registry) get(name string) (Member, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.members[name]
+	if !ok {
+		return Member{}, false
+	}
+	return *m, true
+}
+
+func (r *registry) nodeID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.NodeID
+}
+
+func (r *registry) tombstoned(name, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.tombstones[tombKey(name, id)]
+	return ok
+}
+
+func (r *registry) tombstoneList() []Tombstone {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Tombstone, 0, len(r.tombstones))
+	for _, t := range r.tombstones {
+		out = append(out, t)
+	}
+	return out
+}
+
+func (r *registry) counts() map[Status]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := map[Status]int{}
+	for _, m := range r.members {
+		c[m.Status]++
+	}
+	return c
+}
+
+// observe records what gossip says about a member: its info, address and
+// status. It returns the event to report, if anything changed.
+func (r *registry) observe(name string, info NodeInfo, addr string, status Status) (Event, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dead := r.tombstones[tombKey(name, info.ID)]; dead {
+		return Event{}, false, nil
+	}
+	m, known := r.members[name]
+	if !known {
+		m = &Member{Name: name}
+	}
+	prev := *m
+	m.Info, m.Addr = info, addr
+	var typ EventType
+	switch {
+	case !known || prev.Status != status:
+		m.Status, m.Since = status, r.now()
+		typ = transition(prev.Status, status, known)
+	case prev.Info != info || prev.Addr != addr:
+		typ = EventUpdate
+	default:
+		return Event{}, false, nil
+	}
+	r.members[name] = m
+	if err := r.saveLocked(); err != nil {
+		*m = prev
+		if !known {
+			delete(r.members, name)
+		}
+		return Event{}, false, err
+	}
+	return Event{Type: typ, Member: *m}, true, nil
+}
+
+// setStatus changes only the status of a known member.
+func (r *registry) setStatus(name string, status Status) (Event, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.members[name]
+	if !ok || m.Status == status {
+		return Event{}, false, nil
+	}
+	prev := *m
+	m.Status, m.Since = status, r.now()
+	if err := r.saveLocked(); err != nil {
+		*m = prev
+		return Event{}, false, err
+	}
+	return Event{Type: transition(prev.Status, status, true), Member: *m}, true, nil
+}
+
+func transition(from, to Status, known bool) EventType {
+	switch to {
+	case StatusAlive:
+		if known && from == StatusSuspect {
+			return EventUpdate
+		}
+		return EventJoin
+	case StatusSuspect:
+		return EventSuspect
+	case StatusFailed:
+		return EventFail
+	default:
+		return EventLeave
+	}
+}
+
+// unregister removes a member for good and records its tombstone.
+func (r *registry) unregister(t Tombstone) (Event, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := tombKey(t.Name, t.ID)
+	_, had := r.tombstones[key]
+	m, ok := r.members[t.Name]
+	removing := ok && m.Info.ID == t.ID
+	if had && !removing {
+		return Event{}, false, nil
+	}
+	r.tombstones[key] = t
+	var ev Event
+	if removing {
+		ev = Event{Type: EventRemove, Member: *m}
+		delete(r.members, t.Name)
+	}
+	if err := r.saveLocked(); err != nil {
+		delete(r.tombstones, key)
+		if removing {
+			r.members[t.Name] = &ev.Member
+		}
+		return Event{}, false, err
+	}
+	return ev, removing, nil
+}
+
+// merge adds what another node's registry knows and this one does not:
+// members never seen here and tombstones. Gossip corrects statuses later;
+// members this node already tracks keep their own view.
+func (r *registry) merge(members []Member, tombs []Tombstone) ([]Event, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var events []Event
+	changed := false
+	for _, t := range tombs {
+		key := tombKey(t.Name, t.ID)
+		if _, ok := r.tombstones[key]; ok {
+			continue
+		}
+		r.tombstones[key] = t
+		changed = true
+		if m, ok := r.members[t.Name]; ok && m.Info.ID == t.ID && t.Name != r.st.Name {
+			events = append(events, Event{Type: EventRemove, Member: *m})
+			delete(r.members, t.Name)
+		}
+	}
+	for _, in := range members {
+		if _, ok := r.members[in.Name]; ok {
+			continue
+		}
+		if _, dead := r.tombstones[tombKey(in.Name, in.Info.ID)]; dead {
+			continue
+		}
+		m := in
+		r.members[m.Name] = &m
+		changed = true
+		events = append(events, Event{Type: transition("", m.Status, false), Member: m})
+	}
+	if !changed {
+		return nil, nil
+	}
+	if err := r.saveLocked(); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// reset forgets the cluster: only this node remains, under a new id.
+func (r *registry) reset(self Member) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.st.NodeID = self.Info.ID
+	r.members = map[string]*Member{self.Name: &self}
+	r.tombstones = map[string]Tombstone{}
+	return r.saveLocked()
+}

@@ -1,0 +1,145 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hashicorp/serf/serf"
+)
+
+// rejoinState is what the background rejoin reports while this node has no
+// live peer although others are registered.
+type rejoinState struct {
+	isolated bool
+	attempts int
+	next     time.Time
+	lastErr  string
+}
+
+type backoff struct {
+	delay time.Duration
+	next  time.Time
+}
+
+// RejoinStatus describes the background rejoin, or is empty when this node
+// is connected to its cluster (or alone in it).
+func (c *Cluster) RejoinStatus() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rejoin
+	if !r.isolated {
+		return ""
+	}
+	if r.attempts == 0 {
+		return "rejoining: contacting registered nodes"
+	}
+	return fmt.Sprintf("rejoining: no registered node answered (%d attempts, last: %s); next try in %s",
+		r.attempts, r.lastErr, time.Until(r.next).Round(100*time.Millisecond))
+}
+
+// rejoinLoop keeps trying registered members that gossip does not show
+// alive, each with its own exponential backoff, by their advertised
+// internal host name (so a peer that moved to a new address is found).
+// Serf's own reconnect covers only members it still remembers; after a
+// restart it remembers none.
+func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
+	defer c.loops.Done()
+	p := c.cfg.Profile
+	tick := time.NewTicker(max(p.RejoinMin/2, 20*time.Millisecond))
+	defer tick.Stop()
+	backoffs := map[string]*backoff{}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		s, err := c.current()
+		if err != nil {
+			return
+		}
+		alive := map[string]bool{}
+		for _, m := range s.Members() {
+			if m.Status == serf.StatusAlive {
+				alive[m.Name] = true
+			}
+		}
+		var targets []Member
+		for _, m := range c.reg.list() {
+			if m.Name != c.cfg.Name && !alive[m.Name] {
+				targets = append(targets, m)
+			}
+		}
+		isolated := len(targets) > 0 && len(alive) <= 1
+		c.mu.Lock()
+		if !isolated {
+			c.rejoin = rejoinState{}
+		} else {
+			c.rejoin.isolated = true
+		}
+		c.mu.Unlock()
+		for name := range backoffs {
+			if alive[name] {
+				delete(backoffs, name)
+			}
+		}
+		now := time.Now()
+		for _, m := range targets {
+			b := backoffs[m.Name]
+			if b == nil {
+				b = &backoff{}
+				backoffs[m.Name] = b
+			}
+			if now.Before(b.next) {
+				continue
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := c.tryRejoin(m)
+			if err == nil {
+				c.metrics.rejoins.WithLabelValues("ok").Inc()
+				if isolated {
+					c.log.Info().Str("via", m.Name).Msg("gossip: rejoined the cluster")
+				}
+				clear(backoffs)
+				break
+			}
+			if errors.Is(err, ErrUnregistered) {
+				return
+			}
+			c.metrics.rejoins.WithLabelValues("failed").Inc()
+			b.delay = min(max(2*b.delay, p.RejoinMin), p.RejoinMax)
+			jitter := time.Duration(rand.Int64N(int64(b.delay/4) + 1))
+			b.next = time.Now().Add(b.delay + jitter)
+			if m.Status == StatusSuspect {
+				ev, changed, serr := c.reg.setStatus(m.Name, StatusFailed)
+				c.publish(ev, changed, serr)
+			}
+			if isolated {
+				c.mu.Lock()
+				c.rejoin.attempts++
+				c.rejoin.lastErr = fmt.Sprintf("%s: %v", m.Name, err)
+				c.rejoin.next = b.next
+				attempts := c.rejoin.attempts
+				c.mu.Unlock()
+				c.log.Warn().Err(err).Str("member", m.Name).Int("attempt", attempts).Dur("retry_in", b.delay+jitter).
+					Msg("gossip: cannot rejoin the cluster through this member; retrying in the background")
+			} else {
+				c.log.Debug().Err(err).Str("member", m.Name).Dur("retry_in", b.delay+jitter).Msg("gossip: member still unreachable")
+			}
+		}
+	}
+}
+
+func (c *Cluster) tryRejoin(m Member) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Profile.TCPTimeout*2)
+	defer cancel()
+	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{ExpectID: m.Info.ID})
+	return err
+}

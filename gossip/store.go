@@ -1,0 +1,159 @@
+package gossip
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// state is what a node keeps on disk about its cluster.
+type state struct {
+	Cluster      string      `json:"cluster"`
+	Name         string      `json:"name"`
+	NodeID       string      `json:"nodeId"`
+	Members      []Member    `json:"members"`
+	Unregistered []Tombstone `json:"unregistered"`
+}
+
+// envelope guards the state with a checksum, so a truncated or altered
+// file is detected rather than read as a shorter member list.
+type envelope struct {
+	Format int             `json:"format"`
+	SHA256 string          `json:"sha256"`
+	State  json.RawMessage `json:"state"`
+}
+
+const (
+	stateFile   = "cluster-state.json"
+	backupFile  = "cluster-state.json.bak"
+	stateFormat = 1
+)
+
+// store reads and writes the state file. Writes are atomic: a new file is
+// written and synced beside the old one, the old one becomes the backup,
+// the new one takes its name, and the directory is synced. A crash at any
+// point leaves a complete file under one of the two names.
+type store struct {
+	dir string
+}
+
+// errNoState means the directory holds no state yet: a new node.
+var errNoState = errors.New("gossip: no cluster state")
+
+func (s store) path(name string) string { return filepath.Join(s.dir, name) }
+
+// load reads the state, falling back to the backup when the main file is
+// missing or damaged. warn describes a fallback.
+func (s store) load() (st state, warn string, err error) {
+	st, err = s.read(stateFile)
+	if err == nil {
+		return st, "", nil
+	}
+	mainErr := err
+	bst, berr := s.read(backupFile)
+	switch {
+	case berr == nil && errors.Is(mainErr, fs.ErrNotExist):
+		// A crash between the two renames of save: the backup is the latest.
+		return bst, "", nil
+	case berr == nil:
+		return bst, fmt.Sprintf("gossip: %s is unreadable (%v); using the backup %s, which may miss the last change", s.path(stateFile), mainErr, s.path(backupFile)), nil
+	case errors.Is(mainErr, fs.ErrNotExist) && errors.Is(berr, fs.ErrNotExist):
+		return state{}, "", errNoState
+	case errors.Is(mainErr, fs.ErrNotExist):
+		return state{}, "", fmt.Errorf("gossip: %s is missing and its backup is unreadable: %w", s.path(stateFile), berr)
+	default:
+		return state{}, "", fmt.Errorf("gossip: cluster state %s is damaged (%w) and no usable backup exists; "+
+			"refusing to start with an empty member list: restore the file, or move the directory away to start as a new node", s.path(stateFile), mainErr)
+	}
+}
+
+func (s store) read(name string) (state, error) {
+	b, err := os.ReadFile(s.path(name))
+	if err != nil {
+		return state{}, err
+	}
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return state{}, fmt.Errorf("gossip: %s: not valid JSON (truncated?): %w", name, err)
+	}
+	if env.Format != stateFormat {
+		return state{}, fmt.Errorf("gossip: %s: unknown format %d", name, env.Format)
+	}
+	// The file is indented for people; the checksum covers the compact form.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, env.State); err != nil {
+		return state{}, fmt.Errorf("gossip: %s: %w", name, err)
+	}
+	sum := sha256.Sum256(compact.Bytes())
+	if hex.EncodeToString(sum[:]) != env.SHA256 {
+		return state{}, fmt.Errorf("gossip: %s: checksum mismatch", name)
+	}
+	var st state
+	if err := json.Unmarshal(env.State, &st); err != nil {
+		return state{}, fmt.Errorf("gossip: %s: %w", name, err)
+	}
+	return st, nil
+}
+
+func (s store) save(st state) error {
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("gossip: encode state: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	b, err := json.MarshalIndent(envelope{Format: stateFormat, SHA256: hex.EncodeToString(sum[:]), State: raw}, "", " ")
+	if err != nil {
+		return fmt.Errorf("gossip: encode state: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.dir, stateFile+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	if err := os.Rename(s.path(stateFile), s.path(backupFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path(stateFile)); err != nil {
+		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	return syncDir(s.dir)
+}
+
+// reset removes the state (a node that was unregistered starts afresh).
+func (s store) reset() error {
+	for _, n := range []string{stateFile, backupFile} {
+		if err := os.Remove(s.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("gossip: reset state: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("gossip: sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("gossip: sync %s: %w", dir, err)
+	}
+	return nil
+}

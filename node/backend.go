@@ -1,0 +1,123 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/gossip"
+)
+
+// backend is the REST API's view of the node.
+type backend struct{ n *Node }
+
+var _ api.Backend = backend{}
+
+func toAPINode(m gossip.Member) api.Node {
+	return api.Node{
+		Name:             m.Name,
+		HostName:         m.Info.ClientHost,
+		GrpcPort:         m.Info.GRPCPort,
+		HTTPPort:         m.Info.HTTPPort,
+		InternalHostName: m.Info.InternalHost,
+		GrpcInternalPort: m.Info.InternalPort,
+		Connected:        m.Status == gossip.StatusAlive,
+		Status:           string(m.Status),
+		Since:            m.Since.UTC(),
+		Version:          m.Info.Version,
+		Clients:          m.Info.Clients,
+	}
+}
+
+func (b backend) Nodes(context.Context) []api.Node {
+	members := b.n.cluster.Members()
+	out := make([]api.Node, len(members))
+	for i, m := range members {
+		out[i] = toAPINode(m)
+	}
+	return out
+}
+
+func (b backend) Me(context.Context) api.Me {
+	n := b.n
+	return api.Me{
+		Node:           toAPINode(n.cluster.Local()),
+		Clustered:      len(n.cluster.Members()) > 1,
+		Authentication: n.cfg.AccessControl.Enabled,
+		SSL:            n.cfg.SSL.Enabled,
+		ClusterName:    n.cfg.Cluster.Name,
+		Rejoin:         n.cluster.RejoinStatus(),
+	}
+}
+
+func (b backend) Join(ctx context.Context, host string, port int) error {
+	return b.n.Register(ctx, host, port)
+}
+
+func (b backend) Unregister(ctx context.Context, name string) error {
+	return b.n.Unregister(ctx, name)
+}
+
+func (b backend) Health(context.Context) api.Health {
+	n := b.n
+	if n.stopping.Load() {
+		return api.Health{Status: "DOWN", Details: map[string]string{"node": "stopping"}}
+	}
+	alive, total := 0, 0
+	for _, m := range n.cluster.Members() {
+		total++
+		if m.Status == gossip.StatusAlive {
+			alive++
+		}
+	}
+	d := map[string]string{"gossip": fmt.Sprintf("%d of %d registered nodes alive", alive, total)}
+	if r := n.cluster.RejoinStatus(); r != "" {
+		d["rejoin"] = r
+	}
+	return api.Health{Status: "UP", Details: d}
+}
+
+// gossipState is the raw debugging view at /internal/gossip.
+type gossipState struct {
+	Profile    gossip.Profile     `json:"profile"`
+	Serf       map[string]string  `json:"serf"`
+	Memberlist []memberlistNode   `json:"memberlist"`
+	Registry   []gossip.Member    `json:"registry"`
+	Tombstones []gossip.Tombstone `json:"unregistered"`
+	Rejoin     string             `json:"rejoin,omitempty"`
+}
+
+type memberlistNode struct {
+	Name  string `json:"name"`
+	Addr  string `json:"addr"`
+	State string `json:"state"`
+	Meta  int    `json:"metaBytes"`
+}
+
+func (b backend) GossipState(context.Context) any {
+	c := b.n.cluster
+	st := gossipState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus()}
+	if s, err := c.Serf(); err == nil {
+		st.Serf = s.Stats()
+		for _, m := range s.Memberlist().Members() {
+			st.Memberlist = append(st.Memberlist, memberlistNode{Name: m.Name, Addr: m.Address(), State: stateName(m.State), Meta: len(m.Meta)})
+		}
+	}
+	return st
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}

@@ -1,0 +1,24 @@
+package node
+
+import "time"
+
+// DefaultConfig returns the built-in defaults, the lowest-precedence source
+// of LoadConfig. Name, Hostname and the domains stay empty on purpose: the
+// host-name rules (ResolveHosts) derive them from the OS host name, and
+// DomainSet stays false so that "domain unset" keeps its meaning.
+func DefaultConfig() Config {
+	return Config{
+		Port:          8124,
+		InternalPort:  8224,
+		HTTPPort:      8024,
+		BindAddress:   "0.0.0.0",
+		ControlDBPath: "./data",
+		Cluster: ClusterConfig{
+			Name:          "default",
+			GossipProfile: "lan",
+			Rebalance:     true,
+		},
+		LogLevel:        "info",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}

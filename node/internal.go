@@ -1,0 +1,123 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/rpc"
+	"github.com/rosterhq/roster/rpc/internalpb"
+)
+
+// internalBackend answers other nodes on the internal gRPC service.
+type internalBackend struct{ n *Node }
+
+func (b internalBackend) Introduce(_ context.Context, req *internalpb.IntroduceRequest) (*internalpb.IntroduceResponse, error) {
+	n := b.n
+	caller := memberFromPB(req.GetNode())
+	if req.GetClusterName() != n.cfg.Cluster.Name {
+		return nil, rpc.AxonError(codes.FailedPrecondition, api.CodeCannotJoin,
+			"node %s belongs to cluster %q, node %s to cluster %q (axoniq.axonserver.cluster.name)", caller.Name, req.GetClusterName(), n.cfg.Name, n.cfg.Cluster.Name)
+	}
+	for _, t := range n.cluster.Tombstones() {
+		if t.Name == caller.Name && t.ID == caller.Info.ID {
+			return nil, rpc.AxonError(codes.FailedPrecondition, api.CodeNotAMember,
+				"node %s was unregistered from the cluster on %s; it runs standalone now", caller.Name, t.At.Format("2006-01-02 15:04:05Z07:00"))
+		}
+	}
+	if existing, ok := n.cluster.Member(caller.Name); ok && existing.Info.ID != caller.Info.ID &&
+		(existing.Status == gossip.StatusAlive || existing.Status == gossip.StatusSuspect) {
+		return nil, rpc.AxonError(codes.AlreadyExists, api.CodeSameNodeName,
+			"node name %s is already used by a live node at %s (%s:%d); give the new node another axoniq.axonserver.name",
+			caller.Name, existing.Info.InternalHost, existing.Info.InternalHost, existing.Info.InternalPort)
+	}
+	self := n.cluster.Local()
+	resp := &internalpb.IntroduceResponse{Name: self.Name, NodeId: self.Info.ID}
+	for _, m := range n.cluster.Members() {
+		resp.Members = append(resp.Members, memberToPB(m))
+	}
+	for _, t := range n.cluster.Tombstones() {
+		resp.Unregistered = append(resp.Unregistered, &internalpb.Tombstone{Name: t.Name, Id: t.ID, At: timestamppb.New(t.At)})
+	}
+	return resp, nil
+}
+
+func (b internalBackend) Leave(_ context.Context, req *internalpb.LeaveRequest) error {
+	n := b.n
+	self := n.cluster.Local()
+	if req.GetName() != self.Name || req.GetNodeId() != self.Info.ID {
+		return rpc.AxonError(codes.FailedPrecondition, api.CodeNoSuchNode, "this is node %s (id %s), not %s (id %s)", self.Name, self.Info.ID, req.GetName(), req.GetNodeId())
+	}
+	n.log.Warn().Str("by", req.GetRequestedBy()).Msg("node: unregistered from the cluster; leaving and running standalone")
+	if err := n.cluster.LeaveForUnregister(); err != nil {
+		return rpc.AxonError(codes.Internal, api.CodeInternal, "leave: %v", err)
+	}
+	return nil
+}
+
+// introducer is gossip's Introducer over the internal gRPC service.
+type introducer struct{ n *Node }
+
+func (i introducer) Introduce(ctx context.Context, address string, self gossip.Member) (gossip.Introduction, error) {
+	resp, err := i.n.internal.Introduce(ctx, address, &internalpb.IntroduceRequest{
+		ClusterName: i.n.cfg.Cluster.Name,
+		Node:        memberToPB(self),
+	})
+	if err != nil {
+		if code, msg, ok := rpc.AxonCode(err); ok {
+			switch code {
+			case api.CodeNotAMember:
+				return gossip.Introduction{}, fmt.Errorf("%w: %s", gossip.ErrUnregistered, msg)
+			case api.CodeSameNodeName:
+				return gossip.Introduction{}, fmt.Errorf("%w: %s", gossip.ErrNameTaken, msg)
+			}
+			return gossip.Introduction{}, api.Errorf(code, "%s", msg)
+		}
+		return gossip.Introduction{}, fmt.Errorf("node: introduce to %s: %w", address, err)
+	}
+	intro := gossip.Introduction{Name: resp.GetName(), NodeID: resp.GetNodeId()}
+	for _, m := range resp.GetMembers() {
+		intro.Members = append(intro.Members, memberFromPB(m))
+	}
+	for _, t := range resp.GetUnregistered() {
+		intro.Tombstones = append(intro.Tombstones, gossip.Tombstone{Name: t.GetName(), ID: t.GetId(), At: t.GetAt().AsTime()})
+	}
+	return intro, nil
+}
+
+func memberToPB(m gossip.Member) *internalpb.Member {
+	return &internalpb.Member{
+		Name: m.Name,
+		Info: &internalpb.NodeInfo{
+			Id: m.Info.ID, ClientHost: m.Info.ClientHost, GrpcPort: int32(m.Info.GRPCPort), HttpPort: int32(m.Info.HTTPPort),
+			InternalHost: m.Info.InternalHost, InternalPort: int32(m.Info.InternalPort), Version: m.Info.Version, Clients: int32(m.Info.Clients),
+		},
+		Addr:   m.Addr,
+		Status: string(m.Status),
+		Since:  timestamppb.New(m.Since),
+	}
+}
+
+func memberFromPB(p *internalpb.Member) gossip.Member {
+	i := p.GetInfo()
+	st := gossip.Status(p.GetStatus())
+	switch st {
+	case gossip.StatusAlive, gossip.StatusSuspect, gossip.StatusFailed, gossip.StatusLeft:
+	default:
+		st = gossip.StatusFailed
+	}
+	return gossip.Member{
+		Name: p.GetName(),
+		Info: gossip.NodeInfo{
+			ID: i.GetId(), ClientHost: i.GetClientHost(), GRPCPort: int(i.GetGrpcPort()), HTTPPort: int(i.GetHttpPort()),
+			InternalHost: i.GetInternalHost(), InternalPort: int(i.GetInternalPort()), Version: i.GetVersion(), Clients: int(i.GetClients()),
+		},
+		Addr:   p.GetAddr(),
+		Status: st,
+		Since:  p.GetSince().AsTime(),
+	}
+}
