@@ -56,7 +56,12 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Status: st, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
 
 // GetStatus lets huma use the error as the response status.
 func (e *Error) GetStatus() int { return e.Status }

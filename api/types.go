@@ -34,6 +34,11 @@ type Me struct {
 type JoinRequest struct {
 	InternalHostName string `json:"internalHostName" minLength:"1" maxLength:"253" doc:"Internal host name or IP of a node already in the cluster."`
 	InternalGrpcPort int    `json:"internalGrpcPort,omitempty" minimum:"1" maximum:"65535" default:"8224" doc:"Internal port of that node."`
+	// Axon Server's CLI also sends these; roster has no contexts, so they
+	// are accepted and ignored. Other unknown fields are refused, which
+	// catches the grpcInternalPort/internalGrpcPort mix-up.
+	Context    string `json:"context,omitempty" doc:"Accepted for compatibility with Axon Server's CLI; ignored (roster has no contexts)."`
+	NoContexts bool   `json:"noContexts,omitempty" doc:"Accepted for compatibility with Axon Server's CLI; ignored."`
 }
 
 // Health is the body of GET /actuator/health (Spring Boot's shape).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster/api"
@@ -122,9 +123,16 @@ func (n *Node) Unregister(ctx context.Context, name string) error {
 	return nil
 }
 
-// errMsg drops the package prefixes of a wrapped error for users.
+// errMsg drops the package prefixes and the trailing sentinel of a wrapped
+// error, for users.
 func errMsg(err error) string {
 	s := err.Error()
+	for _, sentinel := range []error{gossip.ErrAlreadyMember, gossip.ErrNameTaken, gossip.ErrUnregistered, gossip.ErrNoSuchMember} {
+		s = strings.TrimSuffix(s, ": "+sentinel.Error())
+		if strings.HasPrefix(s, sentinel.Error()+": ") && errors.Is(err, sentinel) {
+			s = strings.TrimPrefix(s, sentinel.Error()+": ")
+		}
+	}
 	for _, p := range []string{"gossip: ", "node: ", "rpc: "} {
 		for len(s) > len(p) && s[:len(p)] == p {
 			s = s[len(p):]

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/api"
+)
+
+// Axon Server's defaults for the admin commands.
+const (
+	defaultServer      = "http://localhost:8024"
+	defaultHTTPSServer = "https://localhost:8024"
+	tokenFile          = "security/.token"
+)
+
+// Output formats of -o/--output.
+const (
+	outputTxt  = "txt"
+	outputJSON = "json"
+)
+
+// adminFlags are Axon's flags shared by every admin command. They are
+// local to each admin command, not persistent on the root, so commands such
+// as "server" do not get them.
+type adminFlags struct {
+	settings *settings
+	server   string
+	https    bool
+	insecure bool
+	output   outputFormat
+	token    string
+}
+
+// admin is what an admin command needs once its flags are resolved.
+type admin struct {
+	client *api.Client
+	output string
+}
+
+func addAdminFlags(cmd *cobra.Command, s *settings) *adminFlags {
+	f := &adminFlags{settings: s, output: outputTxt}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.server, "server", "S", defaultServer,
+		"URL of the node's HTTP port ("+defaultHTTPSServer+" with -s)")
+	fl.BoolVarP(&f.https, "https", "s", false, "use HTTPS to talk to the server")
+	fl.BoolVarP(&f.insecure, "insecure-ssl", "i", false, "do not verify the server's TLS certificate")
+	fl.VarP(&f.output, "output", "o", "output format: txt or json")
+	fl.StringVarP(&f.token, "access-token", "t", "",
+		"access token (default: the first line of ./"+tokenFile+" if it exists)")
+	return f
+}
+
+// resolve turns the flags into a client for the chosen server.
+func (f *adminFlags) resolve(cmd *cobra.Command) (*admin, error) {
+	server, err := f.serverURL(cmd.Flags().Changed("server"))
+	if err != nil {
+		return nil, err
+	}
+	token := f.token
+	if !cmd.Flags().Changed("access-token") {
+		if token, err = readToken(filepath.Join(f.settings.workDir, tokenFile)); err != nil {
+			return nil, err
+		}
+	}
+	return &admin{
+		client: api.NewClient(server, token, f.insecure),
+		output: string(f.output),
+	}, nil
+}
+
+// serverURL applies -s to the default server, and accepts host:port alone
+// for -S (the scheme then follows -s).
+func (f *adminFlags) serverURL(given bool) (string, error) {
+	if !given {
+		if f.https {
+			return defaultHTTPSServer, nil
+		}
+		return defaultServer, nil
+	}
+	raw := strings.TrimSpace(f.server)
+	if !strings.Contains(raw, "://") {
+		scheme := "http://"
+		if f.https {
+			scheme = "https://"
+		}
+		raw = scheme + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", usagef("invalid -S/--server %q: want a URL such as %s", f.server, defaultServer)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// readToken returns the first line of path, trimmed; a missing file means
+// no token.
+func readToken(path string) (string, error) {
+	file, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read access token: %w", err)
+	}
+	defer func() { _ = file.Close() }()
+	sc := bufio.NewScanner(file)
+	if sc.Scan() {
+		return strings.TrimSpace(sc.Text()), nil
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("read access token from %s: %w", path, err)
+	}
+	return "", nil
+}
+
+// outputFormat is -o/--output's value, checked while flags are parsed so a
+// bad value is a usage error naming it.
+type outputFormat string
+
+func (o *outputFormat) String() string { return string(*o) }
+
+func (o *outputFormat) Set(v string) error {
+	switch v {
+	case outputTxt, outputJSON:
+		*o = outputFormat(v)
+		return nil
+	}
+	return fmt.Errorf("want txt or json")
+}
+
+func (o *outputFormat) Type() string { return "txt|json" }
