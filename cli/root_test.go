@@ -53,7 +53,7 @@ func TestAddedCommandsShareErrorHandling(t *testing.T) {
 	root := NewRootCommand(&out, &errOut)
 	var port int
 	srvCmd := &cobra.Command{
-		Use:  "server",
+		Use:  "extra",
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			return errors.New("listen tcp :8024: address already in use")
@@ -62,29 +62,29 @@ func TestAddedCommandsShareErrorHandling(t *testing.T) {
 	srvCmd.Flags().IntVar(&port, "port", 0, "")
 	root.AddCommand(srvCmd)
 
-	code := Run(context.Background(), root, []string{"server"}, &errOut)
+	code := Run(context.Background(), root, []string{"extra"}, &errOut)
 	assert.Equal(t, ExitFailure, code)
-	assert.Equal(t, "roster: server: listen tcp :8024: address already in use\n", errOut.String())
+	assert.Equal(t, "roster: extra: listen tcp :8024: address already in use\n", errOut.String())
 
 	errOut.Reset()
-	code = Run(context.Background(), root, []string{"server", "--port", "x"}, &errOut)
+	code = Run(context.Background(), root, []string{"extra", "--port", "x"}, &errOut)
 	assert.Equal(t, ExitUsage, code)
-	assert.True(t, strings.HasPrefix(errOut.String(), "roster: server: invalid argument"), errOut.String())
+	assert.True(t, strings.HasPrefix(errOut.String(), "roster: extra: invalid argument"), errOut.String())
 
 	// Running the same root again does not wrap twice.
 	errOut.Reset()
-	code = Run(context.Background(), root, []string{"server"}, &errOut)
+	code = Run(context.Background(), root, []string{"extra"}, &errOut)
 	assert.Equal(t, ExitFailure, code)
-	assert.Equal(t, "roster: server: listen tcp :8024: address already in use\n", errOut.String())
+	assert.Equal(t, "roster: extra: listen tcp :8024: address already in use\n", errOut.String())
 
 	// UsageError from RunE exits 2.
 	srvCmd.RunE = func(*cobra.Command, []string) error { return UsageError(errors.New("bad mix of flags")) }
 	root.Annotations = nil
 	srvCmd.Annotations = nil
 	errOut.Reset()
-	code = Run(context.Background(), root, []string{"server"}, &errOut)
+	code = Run(context.Background(), root, []string{"extra"}, &errOut)
 	assert.Equal(t, ExitUsage, code)
-	assert.Equal(t, "roster: server: bad mix of flags (see roster server --help)\n", errOut.String())
+	assert.Equal(t, "roster: extra: bad mix of flags (see roster extra --help)\n", errOut.String())
 }
 
 func TestExecute(t *testing.T) {

@@ -18,9 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
-	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 	"github.com/rosterhq/roster/rpc"
 )
@@ -158,17 +156,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.internalGRPC = grpc.NewServer(grpc.UnaryInterceptor(rpc.InternalTokenInterceptor(n.internalToken())))
 	rpc.RegisterInternal(n.internalGRPC, internalBackend{n: n})
 
-	n.health = health.NewServer()
-	n.clientGRPC = grpc.NewServer()
-	healthpb.RegisterHealthServer(n.clientGRPC, n.health)
-	reflection.Register(n.clientGRPC)
-
-	handler, _ := api.NewHandler(api.ServerOptions{
-		Backend: backend{n: n},
-		Logger:  n.log,
-		Version: Version,
-	})
-	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.clientGRPC = grpc.NewServer(n.clientServerOptions()...)
+	n.registerClientServices()
+	n.http = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 
 	n.serve("internal grpc", func() error { return n.internalGRPC.Serve(ls.internalRPC) })
 	n.serve("internal mux", ls.mux.Serve)
