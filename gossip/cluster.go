@@ -30,6 +30,7 @@ var (
 	ErrClosed        = errors.New("gossip: cluster is shut down")
 	ErrClusterName   = errors.New("gossip: the node belongs to a cluster with another name")
 	ErrAlreadyMember = errors.New("gossip: already a member of that cluster")
+	ErrExiled        = errors.New("gossip: unregistered from that cluster")
 )
 
 // Introduction is what a contact tells a node before it joins.

@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -44,6 +45,14 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	}
 	self := c.Local()
 	intro, err := c.cfg.Introducer.Introduce(ctx, address, self)
+	if errors.Is(err, ErrUnregistered) {
+		// The cluster unregistered this node while it was away.
+		go func() {
+			if err := c.becomeStandalone(); err != nil {
+				c.log.Error().Err(err).Msg("gossip: cannot reset to standalone")
+			}
+		}()
+	}
 	if err != nil {
 		return Introduction{}, err
 	}
@@ -64,6 +73,12 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		if err := c.checkNotMember(intro); err != nil {
 			return Introduction{}, err
 		}
+		// An explicit register-node ends an exile from this cluster.
+		if err := c.reg.lift(intro.Members); err != nil {
+			return Introduction{}, err
+		}
+	} else if c.reg.exiled(intro.Name, intro.NodeID) {
+		return Introduction{}, fmt.Errorf("gossip: this node was unregistered from the cluster of %s; only register-node adds it again: %w", intro.Name, ErrExiled)
 	}
 	contact, err := resolve(ctx, address)
 	if err != nil {

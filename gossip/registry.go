@@ -16,12 +16,13 @@ type registry struct {
 	st         state              // persisted part: cluster, name, node id
 	members    map[string]*Member // by name
 	tombstones map[string]Tombstone
+	exiles     map[string]Tombstone // local only, never handed to others
 }
 
 func tombKey(name, id string) string { return name + "\x00" + id }
 
 func newRegistry(s store, st state, now func() time.Time) *registry {
-	r := &registry{store: s, st: st, now: now, members: map[string]*Member{}, tombstones: map[string]Tombstone{}}
+	r := &registry{store: s, st: st, now: now, members: map[string]*Member{}, tombstones: map[string]Tombstone{}, exiles: map[string]Tombstone{}}
 	for i := range st.Members {
 		m := st.Members[i]
 		r.members[m.Name] = &m
@@ -29,7 +30,10 @@ func newRegistry(s store, st state, now func() time.Time) *registry {
 	for _, t := range st.Unregistered {
 		r.tombstones[tombKey(t.Name, t.ID)] = t
 	}
-	r.st.Members, r.st.Unregistered = nil, nil
+	for _, t := range st.Exiled {
+		r.exiles[tombKey(t.Name, t.ID)] = t
+	}
+	r.st.Members, r.st.Unregistered, r.st.Exiled = nil, nil, nil
 	return r
 }
 
@@ -42,6 +46,10 @@ func (r *registry) saveLocked() error {
 		st.Unregistered = append(st.Unregistered, t)
 	}
 	sort.Slice(st.Unregistered, func(i, j int) bool { return st.Unregistered[i].At.Before(st.Unregistered[j].At) })
+	for _, t := range r.exiles {
+		st.Exiled = append(st.Exiled, t)
+	}
+	sort.Slice(st.Exiled, func(i, j int) bool { return st.Exiled[i].Name < st.Exiled[j].Name })
 	return r.store.save(st)
 }
 
@@ -81,6 +89,43 @@ func (r *registry) tombstoned(name, id string) bool {
 	defer r.mu.Unlock()
 	_, ok := r.tombstones[tombKey(name, id)]
 	return ok
+}
+
+// refused tells whether gossip about that node must be refused: it was
+// unregistered, or this node was unregistered from its cluster.
+func (r *registry) refused(name, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := tombKey(name, id)
+	_, dead := r.tombstones[key]
+	_, exiled := r.exiles[key]
+	return dead || exiled
+}
+
+func (r *registry) exiled(name, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.exiles[tombKey(name, id)]
+	return ok
+}
+
+// lift forgets the exile of these members: an explicit register-node
+// brings this node back into their cluster.
+func (r *registry) lift(members []Member) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := false
+	for _, m := range members {
+		key := tombKey(m.Name, m.Info.ID)
+		if _, ok := r.exiles[key]; ok {
+			delete(r.exiles, key)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return r.saveLocked()
 }
 
 func (r *registry) tombstoneList() []Tombstone {
@@ -239,10 +284,18 @@ func (r *registry) merge(members []Member, tombs []Tombstone) ([]Event, error) {
 	return events, nil
 }
 
-// reset forgets the cluster: only this node remains, under a new id.
+// reset forgets the cluster: only this node remains, under a new id, and
+// the former peers are exiled so their gossip (they may keep sending to
+// this address for a while) does not pull it back in.
 func (r *registry) reset(self Member) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.now()
+	for _, m := range r.members {
+		if m.Name != self.Name {
+			r.exiles[tombKey(m.Name, m.Info.ID)] = Tombstone{Name: m.Name, ID: m.Info.ID, At: now}
+		}
+	}
 	r.st.NodeID = self.Info.ID
 	r.members = map[string]*Member{self.Name: &self}
 	r.tombstones = map[string]Tombstone{}

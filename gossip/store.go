@@ -19,6 +19,9 @@ type state struct {
 	NodeID       string      `json:"nodeId"`
 	Members      []Member    `json:"members"`
 	Unregistered []Tombstone `json:"unregistered"`
+	// Exiled are the peers of a cluster this node was unregistered from:
+	// their gossip is refused until an explicit register-node lifts it.
+	Exiled []Tombstone `json:"exiled,omitempty"`
 }
 
 // envelope guards the state with a checksum, so a truncated or altered
