@@ -1,0 +1,147 @@
+package gossip
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func sampleState(n int) state {
+	st := state{Cluster: "c", Name: "n1", NodeID: "id1"}
+	for i := 0; i < n; i++ {
+		st.Members = append(st.Members, Member{Name: string(rune('a' + i)), Status: StatusAlive, Since: time.Unix(int64(i), 0).UTC()})
+	}
+	return st
+}
+
+func TestStoreSaveLoadAndBackup(t *testing.T) {
+	s := store{dir: t.TempDir()}
+	_, _, err := s.load()
+	require.ErrorIs(t, err, errNoState)
+
+	require.NoError(t, s.save(sampleState(2)))
+	require.NoError(t, s.save(sampleState(3)))
+	got, warn, err := s.load()
+	require.NoError(t, err)
+	require.Empty(t, warn)
+	require.Len(t, got.Members, 3)
+
+	// The previous version is the backup.
+	bak, err := s.read(backupFile)
+	require.NoError(t, err)
+	require.Len(t, bak.Members, 2)
+}
+
+func TestStoreDamagedFileFallsBackOrRefuses(t *testing.T) {
+	s := store{dir: t.TempDir()}
+	require.NoError(t, s.save(sampleState(2)))
+	require.NoError(t, s.save(sampleState(3)))
+	main := filepath.Join(s.dir, stateFile)
+	b, err := os.ReadFile(main)
+	require.NoError(t, err)
+
+	// A flipped byte inside the state: caught by the checksum.
+	flipped := []byte(string(b))
+	for i := range flipped {
+		if flipped[i] == 'a' {
+			flipped[i] = 'b'
+			break
+		}
+	}
+	require.NoError(t, os.WriteFile(main, flipped, 0o600))
+	got, warn, err := s.load()
+	require.NoError(t, err)
+	require.Contains(t, warn, "using the backup")
+	require.Len(t, got.Members, 2)
+
+	// Main missing (crash between the renames): the backup, silently.
+	require.NoError(t, os.Remove(main))
+	got, warn, err = s.load()
+	require.NoError(t, err)
+	require.Empty(t, warn)
+	require.Len(t, got.Members, 2)
+
+	// Both damaged: an error naming the file, never an empty list.
+	require.NoError(t, os.WriteFile(main, b[:len(b)/3], 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, backupFile), []byte("{}"), 0o600))
+	_, _, err = s.load()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), main)
+}
+
+func TestRegistryTransitionsAndTombstones(t *testing.T) {
+	s := store{dir: t.TempDir()}
+	clock := time.Unix(1000, 0)
+	r := newRegistry(s, state{Cluster: "c", Name: "self", NodeID: "s"}, func() time.Time { clock = clock.Add(time.Second); return clock })
+	info := NodeInfo{ID: "x1", ClientHost: "h"}
+
+	ev, changed, err := r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, EventJoin, ev.Type)
+
+	_, changed, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	require.False(t, changed, "nothing new")
+
+	ev, _, _ = r.observe("x", info, "1.2.3.4:1", StatusSuspect)
+	require.Equal(t, EventSuspect, ev.Type)
+	ev, _, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	require.Equal(t, EventUpdate, ev.Type, "a refuted suspicion")
+	ev, _, _ = r.observe("x", info, "1.2.3.4:1", StatusFailed)
+	require.Equal(t, EventFail, ev.Type)
+	since := ev.Member.Since
+	ev, _, _ = r.observe("x", info, "1.2.3.4:2", StatusFailed)
+	require.Equal(t, EventUpdate, ev.Type)
+	require.Equal(t, since, ev.Member.Since, "an address change is not a status change")
+
+	// Unregistered: removed, and the same node id is refused afterwards.
+	ev, changed, err = r.unregister(Tombstone{Name: "x", ID: "x1", At: clock})
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, EventRemove, ev.Type)
+	_, changed, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	require.False(t, changed)
+	require.True(t, r.refused("x", "x1"))
+	// A new node under the name may come.
+	_, changed, _ = r.observe("x", NodeInfo{ID: "x2", ClientHost: "h"}, "1.2.3.4:1", StatusAlive)
+	require.True(t, changed)
+
+	// Everything survives a reload.
+	st, _, err := s.load()
+	require.NoError(t, err)
+	r2 := newRegistry(s, st, time.Now)
+	m, ok := r2.get("x")
+	require.True(t, ok)
+	require.Equal(t, "x2", m.Info.ID)
+	require.True(t, r2.refused("x", "x1"))
+}
+
+func TestRegistryResetExilesFormerPeersUntilLifted(t *testing.T) {
+	s := store{dir: t.TempDir()}
+	r := newRegistry(s, state{Cluster: "c", Name: "self", NodeID: "s"}, time.Now)
+	_, _, err := r.observe("peer", NodeInfo{ID: "p1", ClientHost: "h"}, "a", StatusAlive)
+	require.NoError(t, err)
+	require.NoError(t, r.reset(Member{Name: "self", Info: NodeInfo{ID: "s2"}, Status: StatusAlive}))
+	require.Len(t, r.list(), 1)
+	require.True(t, r.exiled("peer", "p1"))
+	require.True(t, r.refused("peer", "p1"))
+	require.NoError(t, r.lift([]Member{{Name: "peer", Info: NodeInfo{ID: "p1"}}}))
+	require.False(t, r.refused("peer", "p1"))
+}
+
+func TestBroadcasterDropsSlowSubscriber(t *testing.T) {
+	b := newBroadcaster()
+	fast, cancelFast := b.subscribe(10)
+	defer cancelFast()
+	slow, cancelSlow := b.subscribe(1)
+	defer cancelSlow()
+	b.publish(Event{Type: EventJoin}, Event{Type: EventFail})
+	require.Equal(t, EventJoin, (<-fast).Type)
+	require.Equal(t, EventFail, (<-fast).Type)
+	require.Equal(t, EventJoin, (<-slow).Type)
+	_, open := <-slow
+	require.False(t, open, "a subscriber that fell behind is closed, not blocking")
+}
