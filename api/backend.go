@@ -19,4 +19,9 @@ type Backend interface {
 	Health(ctx context.Context) Health
 	// GossipState is a raw debugging view of the gossip layer (/internal).
 	GossipState(ctx context.Context) any
+	// Subscribe delivers membership changes from now on until ctx ends,
+	// cancel is called or the node stops; then the channel is closed.
+	// An event of type EventResync means changes were missed: the list
+	// must be read again. cancel releases the subscription.
+	Subscribe(ctx context.Context) (events <-chan NodeEvent, cancel func())
 }

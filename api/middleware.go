@@ -11,15 +11,16 @@ import (
 // Kubernetes probes carry no token.
 const healthPath = "/actuator/health"
 
-// withAccessControl asks check about every request but health's; a non-nil
-// *Error is the response (403 for AXONIQ-1000/1001). It wraps the whole mux,
-// so the OpenAPI document and unknown paths are protected too, as in Axon.
+// withAccessControl asks check about every request but health's and the
+// web pages' (isPublic); a non-nil *Error is the response (403 for
+// AXONIQ-1000/1001). It wraps the whole mux, so the OpenAPI document and
+// unknown paths are protected too, as in Axon.
 func withAccessControl(check func(*http.Request) *Error, next http.Handler) http.Handler {
 	if check == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != healthPath {
+		if !isPublic(r) {
 			if e := check(r); e != nil {
 				writeError(w, e)
 				return

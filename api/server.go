@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -29,20 +31,41 @@ type ServerOptions struct {
 	Backend Backend
 	Logger  zerolog.Logger
 	// AccessControl, when set, is asked about every request but
-	// GET /actuator/health; a non-nil *Error is sent as the response.
+	// GET /actuator/health and the web pages' files (the dashboard and
+	// Swagger UI hold no data: they send the token with their API calls);
+	// a non-nil *Error is sent as the response.
 	AccessControl func(r *http.Request) *Error
 	// Version is the roster version, shown in the OpenAPI document.
 	Version string
+	// Metrics is the node's registry: HTTP request metrics are registered
+	// into it and GET /actuator/prometheus serves it. Nil: a registry of
+	// the handler's own.
+	Metrics *prometheus.Registry
+	// Keys manages the cluster's gossip keys (api/keys.go); nil serves no
+	// keyring routes.
+	Keys KeyBackend
 }
 
 // NewHandler builds the REST API. The huma.API is returned too so more
 // operations (dashboard, SSE, metrics, ...) can be registered on it later;
 // they get the same error shape, access control and request log.
 func NewHandler(opts ServerOptions) (http.Handler, huma.API) {
-	mux := http.NewServeMux()
+	h, humaAPI, _ := newHandler(opts)
+	return h, humaAPI
+}
+
+// newHandler is NewHandler that also returns the mux, whose patterns tests
+// compare with the OpenAPI document.
+func newHandler(opts ServerOptions) (http.Handler, huma.API, *routeMux) {
+	if opts.Metrics == nil {
+		opts.Metrics = prometheus.NewRegistry()
+	}
+	mux := newRouteMux()
 	humaAPI := humago.New(mux, humaConfig(opts))
-	s := &server{backend: opts.Backend}
+	s := &server{backend: opts.Backend, metrics: opts.Metrics}
 	s.register(humaAPI, opts.AccessControl != nil)
+	registerKeys(humaAPI, opts.Keys, opts.AccessControl != nil)
+	mountUI(mux)
 
 	// The document is marshalled on every request (not cached like huma's
 	// own variants) so operations registered after NewHandler appear in it.
@@ -56,10 +79,15 @@ func NewHandler(opts ServerOptions) (http.Handler, huma.API) {
 		_, _ = w.Write(doc)
 	})
 
-	var h http.Handler = withJSONFallbacks(mux)
+	var h http.Handler = withJSONFallbacks(mux.ServeMux)
 	h = withAccessControl(opts.AccessControl, h)
 	h = withRequestLog(opts.Logger, h)
-	return h, humaAPI
+	if m, err := newHTTPMetrics(opts.Metrics); err != nil {
+		opts.Logger.Warn().Err(err).Msg("api: HTTP metrics not exported")
+	} else {
+		h = withMetrics(m, mux.ServeMux, h)
+	}
+	return h, humaAPI, mux
 }
 
 func humaConfig(opts ServerOptions) huma.Config {
@@ -73,13 +101,13 @@ func humaConfig(opts ServerOptions) huma.Config {
 			Info: &huma.Info{
 				Title:       "roster",
 				Version:     version,
-				Description: "Cluster membership API of a roster node, compatible with Axon Server's REST paths, fields and error codes.",
+				Description: "Cluster membership API of a roster node, compatible with Axon Server's REST paths, fields and error codes. The same port serves the dashboard at / and Swagger UI at " + SwaggerUIPath + ".",
 			},
 			Tags: []*huma.Tag{
 				{Name: TagPublic, Description: "What this node knows about the cluster."},
 				{Name: TagCluster, Description: "Joining and leaving the cluster."},
-				{Name: TagActuator, Description: "Health for probes and load balancers."},
-				{Name: TagInternal, Description: "Debugging views. Internal routes may change without notice."},
+				{Name: TagActuator, Description: "Health for probes and load balancers; metrics for Prometheus."},
+				{Name: TagInternal, Description: "Debugging views. " + internalNote},
 			},
 			Components: &huma.Components{
 				SecuritySchemes: map[string]*huma.SecurityScheme{
@@ -87,11 +115,11 @@ func humaConfig(opts ServerOptions) huma.Config {
 						Description: "Needed on every route but health when access control is enabled."},
 				},
 			},
-			OnAddOperation: []huma.AddOpFunc{documentValidationAs400},
+			OnAddOperation: []huma.AddOpFunc{documentValidationAs400, documentInternal},
 		},
 		OpenAPIPath: OpenAPIPath,
-		// No huma docs page or schema routes: Swagger UI comes later at
-		// /swagger-ui.html, and the schemas are inside the document.
+		// No huma docs page or schema routes: Swagger UI is at
+		// /swagger-ui.html (ui.go), and the schemas are inside the document.
 		DocsPath:      "",
 		SchemasPath:   "",
 		Formats:       huma.DefaultFormats,
@@ -117,6 +145,9 @@ func documentValidationAs400(_ *huma.OpenAPI, op *huma.Operation) {
 // server holds the route handlers.
 type server struct {
 	backend Backend
+	metrics *prometheus.Registry
+	// pingInterval paces pings on idle event streams; zero means 15 s.
+	pingInterval time.Duration
 }
 
 type (
@@ -217,9 +248,13 @@ func (s *server) register(a huma.API, protected bool) {
 		Summary:     "Raw gossip state (internal)",
 		Description: "Debugging view of the gossip layer. Internal routes may change without notice.",
 		Tags:        []string{TagInternal},
+		Responses:   gossipResponses(),
 		Errors:      errs(),
 		Security:    security,
 	}, s.gossip)
+
+	s.registerEvents(a, errs(), security)
+	registerPrometheus(a, s.metrics, errs(), security)
 }
 
 func (s *server) nodes(ctx context.Context, _ *struct{}) (*nodesOutput, error) {

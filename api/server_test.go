@@ -28,6 +28,7 @@ type fakeBackend struct {
 	joins     []string // "host:port"
 	unregs    []string
 	gossipAny any
+	bus       fakeBus // Subscribe (events_test.go)
 }
 
 func newFakeBackend() *fakeBackend {

@@ -56,6 +56,7 @@ func addAdminFlags(cmd *cobra.Command, s *settings) *adminFlags {
 	fl.VarP(&f.output, "output", "o", "output format: txt or json")
 	fl.StringVarP(&f.token, "access-token", "t", "",
 		"access token (default: the first line of ./"+tokenFile+" if it exists)")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeOutput) // fails only for an unknown flag
 	return f
 }
 

@@ -9,18 +9,26 @@ import (
 )
 
 func newClusterCommand(s *settings) *cobra.Command {
+	var watch bool
 	cmd := &cobra.Command{
-		Use:   "cluster",
+		Use:   "cluster [--watch]",
 		Short: "List the nodes of the cluster",
 		Long: "List the nodes of the cluster as the --server node sees them, sorted by name.\n" +
-			"With -o json the API's JSON is printed as is.",
+			"With -o json the API's JSON is printed as is.\n\n" +
+			"--watch follows the node's membership events and prints the list again after every\n" +
+			"change: redrawn in place on a terminal, a new table (or, with -o json, a new JSON\n" +
+			"line) otherwise. It reconnects when the node restarts; Ctrl-C stops it.",
 		Args: cobra.NoArgs,
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the list again after every membership change, until Ctrl-C")
 	flags := addAdminFlags(cmd, s)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		a, err := flags.resolve(cmd)
 		if err != nil {
 			return err
+		}
+		if watch {
+			return watchCluster(cmd.Context(), a, s)
 		}
 		return printCluster(cmd.Context(), a, s)
 	}

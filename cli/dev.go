@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +39,7 @@ func newDevCommand(s *settings) *cobra.Command {
 		dir      string
 		basePort int
 		profile  string
+		output   = outputFormat(outputTxt)
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -52,6 +54,8 @@ func newDevCommand(s *settings) *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", "dev-data", "directory for the nodes' data and logs")
 	cmd.Flags().IntVar(&basePort, "base-port", 8024, "HTTP port of node1; client gRPC is +100, internal +200")
 	cmd.Flags().StringVar(&profile, "gossip-profile", "local", "gossip profile: local, lan or wan")
+	cmd.Flags().VarP(&output, "output", "o", "output format: txt, or json for one JSON object describing the nodes (messages go to stderr)")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeOutput) // fails only for an unknown flag
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if count < 1 || count > 50 {
 			return usagef("--nodes %d: allowed 1 to 50", count)
@@ -95,21 +99,30 @@ func newDevCommand(s *settings) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := printNodeTable(s.out, list, useColour(s.out)); err != nil {
-			return err
+		// With -o json, stdout carries the JSON only.
+		info := s.out
+		if output == outputJSON {
+			info = s.errOut
+			if err := printDevJSON(s, exe, nodes, list); err != nil {
+				return err
+			}
+		} else {
+			if err := printNodeTable(s.out, list, useColour(s.out)); err != nil {
+				return err
+			}
+			printDevHelp(s, exe, nodes, dir)
 		}
-		printDevHelp(s, exe, nodes, dir)
 		for _, n := range nodes {
 			go func(n *devNode) {
 				<-n.exited
 				if ctx.Err() == nil {
-					_ = printLine(s.out, "%s (pid %d) exited: %v. Start it again with:\n  %s %s",
+					_ = printLine(info, "%s (pid %d) exited: %v. Start it again with:\n  %s %s",
 						n.name, n.cmd.Process.Pid, n.cmd.ProcessState, exe, strings.Join(n.args, " "))
 				}
 			}(n)
 		}
 		<-ctx.Done()
-		_ = printLine(s.out, "stopping the nodes (data stays in %s)", dir)
+		_ = printLine(info, "stopping the nodes (data stays in %s)", dir)
 		return nil
 	}
 	return cmd
@@ -197,15 +210,48 @@ func lastLines(path string, k int) string {
 	return strings.Join(lines, " | ")
 }
 
+// devNodeJSON is one node of `roster dev -o json`.
+type devNodeJSON struct {
+	Name      string   `json:"name"`
+	PID       int      `json:"pid"`
+	HTTPPort  int      `json:"httpPort"`
+	GrpcPort  int      `json:"grpcPort"`
+	Internal  int      `json:"grpcInternalPort"`
+	Dashboard string   `json:"dashboard"`
+	Log       string   `json:"log"`
+	Restart   []string `json:"restart"`
+}
+
+// printDevJSON prints the nodes' processes and the cluster as node1 lists it.
+func printDevJSON(s *settings, exe string, nodes []*devNode, cluster []api.Node) error {
+	out := struct {
+		Nodes   []devNodeJSON `json:"nodes"`
+		Cluster []api.Node    `json:"cluster"`
+	}{Cluster: cluster}
+	for _, n := range nodes {
+		out.Nodes = append(out.Nodes, devNodeJSON{Name: n.name, PID: n.cmd.Process.Pid, HTTPPort: n.http, GrpcPort: n.grpc,
+			Internal: n.intern, Dashboard: n.url() + "/", Log: n.log, Restart: append([]string{exe}, n.args...)})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("dev: encode: %w", err)
+	}
+	return printJSON(s.out, b)
+}
+
 func printDevHelp(s *settings, exe string, nodes []*devNode, dir string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n")
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "%s  pid %-7d API %s/v1/public  health %s/actuator/health  log %s\n",
-			n.name, n.cmd.Process.Pid, n.url(), n.url(), n.log)
+		fmt.Fprintf(&b, "%s  pid %-7d dashboard %s/  API %s/v1/public  health %s/actuator/health  log %s\n",
+			n.name, n.cmd.Process.Pid, n.url(), n.url(), n.url(), n.log)
 	}
-	fmt.Fprintf(&b, "\nTry: %s cluster            (the table, from node1)\n", exe)
-	fmt.Fprintf(&b, "     kill -9 %d             (node%d fails; watch the others notice)\n", nodes[len(nodes)-1].cmd.Process.Pid, len(nodes))
+	first := nodes[0].url()
+	fmt.Fprintf(&b, "\nDashboard (live):  %s/\n", first)
+	fmt.Fprintf(&b, "API docs:          %s/swagger-ui.html   (OpenAPI: %s/v3/api-docs)\n", first, first)
+	fmt.Fprintf(&b, "Metrics:           %s/actuator/prometheus\n", first)
+	fmt.Fprintf(&b, "\nTry: %s cluster --watch    (the table, redrawn on every change)\n", exe)
+	fmt.Fprintf(&b, "     kill -9 %d             (node%d fails; watch the dashboard and the table notice)\n", nodes[len(nodes)-1].cmd.Process.Pid, len(nodes))
 	fmt.Fprintf(&b, "Ctrl-C stops the cluster; data stays in %s and the next run restores it.\n", dir)
 	_, _ = fmt.Fprint(s.out, b.String())
 }

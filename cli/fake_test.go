@@ -24,6 +24,7 @@ type fakeBackend struct {
 	joinErr error
 	joins   []string
 	unregs  []string
+	bus     fakeBus // Subscribe (fakebus_test.go)
 }
 
 func newFakeBackend() *fakeBackend {

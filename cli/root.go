@@ -39,6 +39,9 @@ type settings struct {
 	out, errOut io.Writer
 	// workDir is where ./security/.token is looked for.
 	workDir string
+	// terminal, when set, replaces the check whether an output is a
+	// terminal (progress, redrawing); tests set it (terminal.go).
+	terminal func(io.Writer) bool
 }
 
 // Option changes how NewRootCommand's commands behave.
@@ -77,6 +80,8 @@ func NewRootCommand(out, errOut io.Writer, opts ...Option) *cobra.Command {
 		newClusterCommand(s),
 		newServerCommand(s),
 		newDevCommand(s),
+		newKeysCommand(s),
+		newKeygenCommand(s),
 	)
 	return root
 }
@@ -189,6 +194,9 @@ func errorLine(root, cmd *cobra.Command, err error, usage bool) string {
 // describe is err's text, except that a server error without a code (a
 // proxy's answer, say) shows its message alone rather than ": message".
 func describe(err error) string {
+	if hint, ok := tlsHint(err); ok {
+		return hint
+	}
 	msg := err.Error()
 	var e *api.Error
 	if errors.As(err, &e) && e.Code == "" {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/node"
@@ -35,7 +36,11 @@ func newServerCommand(s *settings) *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		n, err := node.Start(ctx, cfg, node.Options{Logger: log})
+		reg := prometheus.NewRegistry()
+		if err := installGossipMetrics(reg); err != nil {
+			return err
+		}
+		n, err := node.Start(ctx, cfg, node.Options{Logger: log, Metrics: reg})
 		if err != nil {
 			return err
 		}

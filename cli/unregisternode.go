@@ -17,6 +17,7 @@ func newUnregisterNodeCommand(s *settings) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&name, "node", "n", "", "name of the node to remove (required)")
 	flags := addAdminFlags(cmd, s)
+	_ = cmd.RegisterFlagCompletionFunc("node", completeNodeNames(flags)) // fails only for an unknown flag
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if name == "" {

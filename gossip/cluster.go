@@ -85,9 +85,11 @@ type Cluster struct {
 	bus     *broadcaster
 	tr      *transport
 	keyWarn string
+	keysMu  sync.Mutex // one key operation at a time (keys.go)
 
 	mu       sync.Mutex
 	serf     *serf.Serf
+	keyring  *memberlist.Keyring // nil without encryption; serf changes it in place
 	info     NodeInfo
 	stop     chan struct{} // closed to stop the loops of the current serf
 	loops    sync.WaitGroup
@@ -216,6 +218,7 @@ func (c *Cluster) startSerfLocked() error {
 		return err
 	}
 	mc.Keyring = keyring
+	c.keyring = keyring
 	if keyring != nil {
 		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	}
@@ -353,6 +356,10 @@ func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
 						// travels as a user event.
 						c.log.Debug().Str("member", m.Name).Msg("gossip: serf reaped member")
 					}
+				}
+			case *serf.Query:
+				if ev.Name == keyringQuery {
+					c.answerKeyring(ev)
 				}
 			case serf.UserEvent:
 				if ev.Name == unregisterEvent {

@@ -27,6 +27,11 @@ type JoinOptions struct {
 	Wait bool
 }
 
+// ErrExchange is a join whose introduction worked but whose gossip
+// exchange failed: the nodes have different gossip keys, or a firewall
+// lets the internal gRPC calls through but not gossip.
+var ErrExchange = errors.New("gossip: the gossip exchange failed")
+
 // joinConcurrency bounds the parallel push-pulls of a join.
 const joinConcurrency = 16
 
@@ -85,7 +90,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		return Introduction{}, err
 	}
 	if _, err := s.Join([]string{contact}, true); err != nil {
-		return Introduction{}, fmt.Errorf("gossip: join through %s: %w", address, err)
+		return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
 	}
 	c.pushPullAll(intro, contact)
 	events, err := c.reg.merge(intro.Members, intro.Tombstones)

@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -29,8 +31,9 @@ func (c *Cluster) keyringLocked() (*memberlist.Keyring, error) {
 		}
 		saved = c.cfg.Keys
 	} else if len(c.cfg.Keys) > 0 && !bytes.Equal(saved[0], c.cfg.Keys[0]) {
-		c.keyWarn = fmt.Sprintf("gossip: the keyring saved in %s (primary key %s...) differs from axoniq.axonserver.cluster.encryption-key; the saved keyring is used",
-			c.KeyringPath(), base64.StdEncoding.EncodeToString(saved[0])[:6])
+		// A fingerprint, never key material, goes into logs.
+		c.keyWarn = fmt.Sprintf("gossip: the keyring saved in %s (primary key fingerprint %s) differs from axoniq.axonserver.cluster.encryption-key (fingerprint %s); the saved keyring is used",
+			c.KeyringPath(), keyFingerprint(saved[0]), keyFingerprint(c.cfg.Keys[0]))
 		c.log.Warn().Msg(c.keyWarn)
 	}
 	kr, err := memberlist.NewKeyring(saved, saved[0])
@@ -91,4 +94,11 @@ func writeKeyringFile(path string, keys [][]byte) error {
 		return fmt.Errorf("gossip: write keyring: %w", err)
 	}
 	return nil
+}
+
+// keyFingerprint names a key without revealing it: the first 8 hex digits
+// of its SHA-256.
+func keyFingerprint(k []byte) string {
+	sum := sha256.Sum256(k)
+	return hex.EncodeToString(sum[:4])
 }

@@ -47,9 +47,11 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 	}
 	if level >= zerolog.WarnLevel && strings.Contains(strings.ToLower(line), "decrypt") ||
 		strings.Contains(line, "remote state is not encrypted") || strings.Contains(line, "not encrypted") {
-		transport := "udp"
-		if strings.Contains(line, "remote state") || strings.Contains(line, "stream") {
-			transport = "tcp"
+		// Only the packet path says "packet"; stream failures come as
+		// "failed to receive: ..." or "remote state ...".
+		transport := "tcp"
+		if strings.Contains(strings.ToLower(line), "packet") {
+			transport = "udp"
 		}
 		a.metrics.dropped.WithLabelValues("decrypt", transport).Inc()
 	}

@@ -11,13 +11,14 @@ type metrics struct {
 	events  *prometheus.CounterVec // member events by type
 	dropped *prometheus.CounterVec // gossip traffic refused, by reason
 	rejoins *prometheus.CounterVec // rejoin attempts by result
+	bytes   *byteCounts            // gossip bytes by direction and transport (transport.go)
 }
 
 func newMetrics(reg prometheus.Registerer, members func() map[Status]int) (*metrics, error) {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roster", Subsystem: "members", Name: "events_total",
-			Help: "Membership changes seen by this node, by type (join, leave, fail, update, suspect, reap, unregister).",
+			Help: "Membership changes seen by this node, by type (join, update, suspect, fail, leave, remove).",
 		}, []string{"type"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roster", Subsystem: "gossip", Name: "dropped_total",
@@ -27,12 +28,18 @@ func newMetrics(reg prometheus.Registerer, members func() map[Status]int) (*metr
 			Namespace: "roster", Subsystem: "members", Name: "rejoin_attempts_total",
 			Help: "Background attempts to rejoin unreachable registered members, by result.",
 		}, []string{"result"}),
+		bytes: newByteCounts(),
+	}
+	// Every type is exported from the start, at 0, so rate() and alerts
+	// see the first failure rather than a series that appears with it.
+	for _, t := range []EventType{EventJoin, EventUpdate, EventSuspect, EventFail, EventLeave, EventRemove} {
+		m.events.WithLabelValues(string(t))
 	}
 	if reg == nil {
 		return m, nil
 	}
 	byStatus := prometheus.NewDesc("roster_members", "Registered members by status as this node sees them.", []string{"status"}, nil)
-	collectors := []prometheus.Collector{m.events, m.dropped, m.rejoins, &memberCollector{desc: byStatus, count: members}}
+	collectors := []prometheus.Collector{m.events, m.dropped, m.rejoins, m.bytes, &memberCollector{desc: byStatus, count: members}}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err

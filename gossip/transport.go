@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -79,6 +80,7 @@ func (t *transport) readPackets() {
 			t.log.Warn().Err(err).Msg("gossip: read udp packet")
 			continue
 		}
+		t.metrics.bytes.add(bytesReceived, bytesUDP, n)
 		if n < 1 {
 			t.metrics.dropped.WithLabelValues("malformed", "udp").Inc()
 			continue
@@ -117,7 +119,7 @@ func (t *transport) acceptStreams() {
 			t.log.Debug().Err(err).Msg("gossip: stream listener closed")
 			return
 		}
-		go t.checkStream(conn)
+		go t.checkStream(&countedConn{Conn: conn, bytes: t.metrics.bytes})
 	}
 }
 
@@ -175,7 +177,8 @@ func (s *shim) WriteToAddress(b []byte, addr memberlist.Address) (time.Time, err
 	if err != nil {
 		return time.Time{}, fmt.Errorf("gossip: resolve %s: %w", addr.Addr, err)
 	}
-	_, err = s.t.packets.WriteTo(b, udp)
+	n, err := s.t.packets.WriteTo(b, udp)
+	s.t.metrics.bytes.add(bytesSent, bytesUDP, n)
 	return time.Now(), err
 }
 
@@ -188,10 +191,80 @@ func (s *shim) DialTimeout(addr string, timeout time.Duration) (net.Conn, error)
 func (s *shim) DialAddressTimeout(addr memberlist.Address, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return s.t.dial(ctx, addr.Addr)
+	conn, err := s.t.dial(ctx, addr.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: conn, bytes: s.t.metrics.bytes}, nil
 }
 
 func (s *shim) StreamCh() <-chan net.Conn { return s.t.streamCh }
 
 // Shutdown leaves the shared sockets open for the next memberlist.
 func (s *shim) Shutdown() error { return nil }
+
+// Directions and transports of roster_gossip_bytes_total.
+const (
+	bytesSent = iota
+	bytesReceived
+)
+
+const (
+	bytesUDP = iota
+	bytesTCP
+)
+
+// byteCounts counts the gossip bytes that pass the node's sockets: UDP
+// packets as sent and received (another cluster's included), and stream
+// bytes as memberlist writes and reads them (inside TLS, when the node's
+// dialer and listener speak it). Atomics rather than a CounterVec: they
+// are bumped for every packet, and tests read them directly.
+type byteCounts struct {
+	desc *prometheus.Desc
+	n    [2][2]atomic.Uint64 // [direction][transport]
+}
+
+func newByteCounts() *byteCounts {
+	return &byteCounts{desc: prometheus.NewDesc("roster_gossip_bytes_total",
+		"Gossip bytes through this node's internal port, by direction (sent, received) and transport (udp packets, tcp streams).",
+		[]string{"direction", "transport"}, nil)}
+}
+
+func (b *byteCounts) add(direction, transport, n int) {
+	if n > 0 {
+		b.n[direction][transport].Add(uint64(n))
+	}
+}
+
+// total is the bytes counted in one direction, both transports.
+func (b *byteCounts) total(direction int) uint64 {
+	return b.n[direction][bytesUDP].Load() + b.n[direction][bytesTCP].Load()
+}
+
+func (b *byteCounts) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+func (b *byteCounts) Collect(ch chan<- prometheus.Metric) {
+	for d, dir := range []string{"sent", "received"} {
+		for t, tr := range []string{"udp", "tcp"} {
+			ch <- prometheus.MustNewConstMetric(b.desc, prometheus.CounterValue, float64(b.n[d][t].Load()), dir, tr)
+		}
+	}
+}
+
+// countedConn counts a gossip stream's bytes.
+type countedConn struct {
+	net.Conn
+	bytes *byteCounts
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.bytes.add(bytesReceived, bytesTCP, n)
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.bytes.add(bytesSent, bytesTCP, n)
+	return n, err
+}

@@ -71,7 +71,7 @@ var keyTable = []keyDef{
 		func(c *Config) *string { return &c.AccessControl.Token }),
 	strKey("axoniq.axonserver.accesscontrol.internal-token", "token nodes send in AxonIQ-InternalToken (default: the token)",
 		func(c *Config) *string { return &c.AccessControl.InternalToken }),
-	boolKey("axoniq.axonserver.ssl.enabled", "serve gRPC and HTTP over TLS",
+	boolKey("axoniq.axonserver.ssl.enabled", "TLS on all three ports: HTTP, client gRPC and the internal port's TCP side",
 		func(c *Config) *bool { return &c.SSL.Enabled }),
 	strKey("axoniq.axonserver.ssl.cert-chain-file", "PEM certificate chain for TLS",
 		func(c *Config) *string { return &c.SSL.CertChainFile }),
@@ -406,7 +406,8 @@ func readConfigFile(path string) (map[string]any, []string, error) {
 	}
 	fk := koanf.New("")
 	if err := fk.Load(rawbytes.Provider(b), parser); err != nil {
-		return nil, nil, fmt.Errorf("config: %s: %w", path, err)
+		// Parsers (YAML's) report over several lines; a start-up error is one.
+		return nil, nil, fmt.Errorf("config: %s: %w", path, oneLine{err})
 	}
 
 	relaxed := make(map[string]string, len(keyTable))
@@ -500,3 +501,9 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// oneLine folds a wrapped error's text onto one line.
+type oneLine struct{ err error }
+
+func (o oneLine) Error() string { return strings.Join(strings.Fields(o.err.Error()), " ") }
+func (o oneLine) Unwrap() error { return o.err }

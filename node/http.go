@@ -12,6 +12,10 @@ func (n *Node) httpHandler() http.Handler {
 		Backend: backend{n: n},
 		Logger:  n.log,
 		Version: Version,
+		Metrics: n.metrics, // HTTP metrics, and what /actuator/prometheus serves
+		// Access control and the keyring routes (node/accesscontrol.go, node/keys.go).
+		AccessControl: n.restAccessControl(),
+		Keys:          keyBackend{n: n},
 	})
 	return handler
 }

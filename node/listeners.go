@@ -88,7 +88,12 @@ func (ls *listeners) split(tcp net.Listener) {
 		n, _ := io.ReadFull(r, b)
 		return n == 1 && b[0] == memberlistLabelByte
 	})
-	ls.internalRPC = ls.mux.Match(cmux.Any())
+	// Not cmux.Any: a connection that sent nothing before the read timeout
+	// is closed here rather than handed to gRPC to wait for it again.
+	ls.internalRPC = ls.mux.Match(func(r io.Reader) bool {
+		n, _ := io.ReadFull(r, make([]byte, 1))
+		return n == 1
+	})
 	// Errors of single connections (a stranger's garbage) do not stop the mux.
 	ls.mux.HandleError(func(error) bool { return true })
 }

@@ -45,6 +45,9 @@ type Node struct {
 	internal     *rpc.InternalClient
 	internalGRPC *grpc.Server
 	clientGRPC   *grpc.Server
+	grpcMetrics  *grpcMetrics
+	clients      *clientServices
+	tls          *tlsSetup // nil without axoniq.axonserver.ssl.enabled
 	health       *health.Server
 	http         *http.Server
 
@@ -108,6 +111,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// Advertise the ports actually bound (they differ when configured as 0).
 	n.cfg.HTTPPort, n.cfg.Port = port(ls.http), port(ls.grpc)
 	n.cfg.InternalPort = port(ls.internalTCP)
+	if err := n.setupTLS(ls); err != nil {
+		return err
+	}
 	ls.split(ls.internalTCP)
 
 	ip, err := advertiseIP(ctx, n.cfg.InternalHost, n.cfg.BindAddress)
@@ -126,7 +132,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		keys = [][]byte{k}
 	}
-	n.internal = &rpc.InternalClient{Token: n.internalToken()}
+	n.internal = &rpc.InternalClient{Token: n.internalToken(), Creds: n.internalCredentials()}
 	n.cluster, err = gossip.New(gossip.Config{
 		Name:        n.cfg.Name,
 		ClusterName: n.cfg.Cluster.Name,
@@ -142,6 +148,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Profile:       profile,
 		Packets:       ls.internalUDP,
 		Streams:       ls.gossipTCP,
+		Dialer:        n.gossipDialer(),
 		AdvertiseIP:   ip,
 		AdvertisePort: n.cfg.InternalPort,
 		Keys:          keys,
@@ -153,12 +160,21 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	n.internalGRPC = grpc.NewServer(grpc.UnaryInterceptor(rpc.InternalTokenInterceptor(n.internalToken())))
+	if err := n.setupMetrics(); err != nil {
+		return err
+	}
+	// Metrics first, so calls the token check refuses are counted too.
+	n.internalGRPC = grpc.NewServer(append(n.grpcMetrics.serverOptions(grpcServerInternal),
+		grpc.ChainUnaryInterceptor(rpc.InternalTokenInterceptor(n.internalToken())),
+		grpc.ChainStreamInterceptor(rpc.InternalTokenStreamInterceptor(n.internalToken())),
+		grpc.ConnectionTimeout(10*time.Second))...)
 	rpc.RegisterInternal(n.internalGRPC, internalBackend{n: n})
 
 	n.clientGRPC = grpc.NewServer(n.clientServerOptions()...)
-	n.registerClientServices()
-	n.http = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	if err := n.registerClientServices(); err != nil {
+		return err
+	}
+	n.http = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: n.httpErrorLog()}
 
 	n.serve("internal grpc", func() error { return n.internalGRPC.Serve(ls.internalRPC) })
 	n.serve("internal mux", ls.mux.Serve)
@@ -237,6 +253,8 @@ func (n *Node) Stop(ctx context.Context) error {
 		if n.health != nil {
 			n.health.Shutdown()
 		}
+		// Clients move before the leave, so rolling restarts lose none.
+		n.drainClients(ctx)
 		if n.cluster != nil {
 			if lerr := n.cluster.Leave(); lerr != nil {
 				n.log.Warn().Err(lerr).Msg("node: leave")

@@ -58,7 +58,15 @@ func (n *Node) joinError(address string, err error) error {
 		return api.Errorf(api.CodeAlreadyMember, "%s", errMsg(err))
 	case errors.Is(err, gossip.ErrUnregistered):
 		return api.Errorf(api.CodeNotAMember, "cannot join through %s: %s", address, errMsg(err))
-	case rpc.IsUnavailable(err):
+	case errors.Is(err, gossip.ErrExchange):
+		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: the gossip exchange failed (%s); both nodes need the same gossip key "+
+			"(axoniq.axonserver.cluster.encryption-key, or the keyring.json in axoniq.axonserver.controldb-path, which wins once saved) "+
+			"and TCP and UDP open on the internal port", address, lastCause(err))
+	}
+	if why, ok := tlsFailure(err); ok {
+		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: TLS between the nodes failed: %s", address, why)
+	}
+	if rpc.IsUnavailable(err) {
 		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: no roster node answers there (%s)", address, shortErr(err))
 	}
 	return api.Errorf(api.CodeCannotJoin, "cannot join through %s: %s", address, shortErr(err))

@@ -2,11 +2,9 @@ package rpc
 
 import (
 	"context"
-	"crypto/subtle"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/rosterhq/roster/rpc/internalpb"
@@ -47,23 +45,4 @@ func (s *internalServer) Leave(ctx context.Context, req *internalpb.LeaveRequest
 		return nil, err
 	}
 	return &internalpb.LeaveResponse{}, nil
-}
-
-// InternalTokenInterceptor refuses internal calls without the right
-// AxonIQ-InternalToken. An empty token lets every call through.
-func InternalTokenInterceptor(token string) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if token == "" {
-			return handler(ctx, req)
-		}
-		md, _ := metadata.FromIncomingContext(ctx)
-		got := md.Get(InternalTokenHeader)
-		if len(got) == 0 || got[0] == "" {
-			return nil, AxonError(codes.PermissionDenied, "AXONIQ-1000", "internal token missing: nodes must send AxonIQ-InternalToken (axoniq.axonserver.accesscontrol.internal-token)")
-		}
-		if subtle.ConstantTimeCompare([]byte(got[0]), []byte(token)) != 1 {
-			return nil, AxonError(codes.PermissionDenied, "AXONIQ-1001", "invalid internal token: the nodes have different axoniq.axonserver.accesscontrol.internal-token values")
-		}
-		return handler(ctx, req)
-	}
 }

@@ -1,0 +1,213 @@
+package cli_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/api"
+)
+
+// The operator commands as a user runs them: real node processes, the
+// binary's own metrics setup, a watch that follows a crash, roster dev.
+
+func TestBinaryMetricsWatchAndRegisterProgress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs node processes")
+	}
+	bin := buildBinary(t)
+	n1 := startServer(t, bin, "n1", t.TempDir())
+	n2 := startServer(t, bin, "n2", t.TempDir())
+
+	// register-node waits until n1 lists n2 too, within --timeout.
+	out, errOut, code := run(t, bin, "register-node", "-S", n2.url(), "-h", "127.0.0.1", "-p", strconv.Itoa(n1.internal), "--timeout", "30s")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "node n2 joined the cluster through 127.0.0.1:"+strconv.Itoa(n1.internal)+"; 2 nodes\n", out)
+	assert.Empty(t, errOut, "no progress lines off a terminal")
+
+	// memberlist's and serf's own metrics reach /actuator/prometheus
+	// through the go-metrics sink the server command installs.
+	require.Eventually(t, func() bool {
+		body := scrapeText(t, n1.url())
+		return strings.Contains(body, "\nroster_memberlist_") && strings.Contains(body, "\nroster_serf_") &&
+			strings.Contains(body, `roster_members{status="alive"} 2`)
+	}, 20*time.Second, 100*time.Millisecond, "gossip libraries' metrics exported")
+
+	// cluster --watch -o json: a line per change, until Ctrl-C.
+	watch := exec.Command(bin, "cluster", "--watch", "-o", "json", "-S", n1.url())
+	watch.Dir = t.TempDir()
+	stdout, err := watch.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, watch.Start())
+	t.Cleanup(func() { _ = watch.Process.Kill() })
+	lines := make(chan []api.Node, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var nodes []api.Node
+			if json.Unmarshal(sc.Bytes(), &nodes) == nil {
+				lines <- nodes
+			}
+		}
+		close(lines)
+	}()
+	statusOf := func(nodes []api.Node, name string) string {
+		for _, n := range nodes {
+			if n.Name == name {
+				return n.Status
+			}
+		}
+		return ""
+	}
+	waitLine := func(what string, ok func([]api.Node) bool) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case nodes, open := <-lines:
+				require.True(t, open, "watch ended while waiting for %s", what)
+				if ok(nodes) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("watch printed no line with %s", what)
+			}
+		}
+	}
+	waitLine("n2 alive", func(n []api.Node) bool { return statusOf(n, "n2") == "alive" })
+	require.NoError(t, n2.cmd.Process.Kill())
+	waitLine("n2 failed", func(n []api.Node) bool { return statusOf(n, "n2") == "failed" })
+
+	require.NoError(t, watch.Process.Signal(os.Interrupt))
+	done := make(chan error, 1)
+	go func() { done <- watch.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "Ctrl-C ends the watch with exit code 0")
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch did not stop on SIGINT")
+	}
+}
+
+func scrapeText(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/actuator/prometheus")
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// devBasePort finds a base port whose HTTP, gRPC (+100) and internal
+// (+200, TCP and UDP) ports are free for count nodes.
+func devBasePort(t *testing.T, count int) int {
+	t.Helper()
+	for attempt := 0; attempt < 50; attempt++ {
+		base := freePorts(t, 1)[0]
+		if base+200+count > 65535 {
+			continue
+		}
+		free := true
+		for i := 0; i < count && free; i++ {
+			for _, p := range []int{base + i, base + 100 + i, base + 200 + i} {
+				l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+				if err != nil {
+					free = false
+					break
+				}
+				_ = l.Close()
+			}
+			u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(base+200+i))
+			if err != nil {
+				free = false
+				break
+			}
+			_ = u.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free range of ports for roster dev")
+	return 0
+}
+
+func TestBinaryDevJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs node processes")
+	}
+	bin := buildBinary(t)
+	base := devBasePort(t, 2)
+	dev := exec.Command(bin, "dev", "--nodes", "2", "--base-port", strconv.Itoa(base), "--dir", t.TempDir(), "-o", "json")
+	dev.Dir = t.TempDir()
+	stdout, err := dev.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	dev.Stderr = &stderr
+	require.NoError(t, dev.Start())
+	t.Cleanup(func() { _ = dev.Process.Kill() })
+
+	type devOutput struct {
+		Nodes []struct {
+			Name      string   `json:"name"`
+			PID       int      `json:"pid"`
+			HTTPPort  int      `json:"httpPort"`
+			Dashboard string   `json:"dashboard"`
+			Restart   []string `json:"restart"`
+		} `json:"nodes"`
+		Cluster []api.Node `json:"cluster"`
+	}
+	decoded := make(chan devOutput, 1)
+	go func() {
+		var out devOutput
+		if json.NewDecoder(stdout).Decode(&out) == nil {
+			decoded <- out
+		}
+		close(decoded)
+	}()
+	var out devOutput
+	select {
+	case o, ok := <-decoded:
+		require.True(t, ok, "dev printed no JSON; stderr: %s", stderr.String())
+		out = o
+	case <-time.After(60 * time.Second):
+		t.Fatalf("dev printed nothing in 60s; stderr: %s", stderr.String())
+	}
+	require.Len(t, out.Nodes, 2)
+	assert.Equal(t, "node1", out.Nodes[0].Name)
+	assert.Equal(t, base, out.Nodes[0].HTTPPort)
+	assert.Equal(t, "http://localhost:"+strconv.Itoa(base)+"/", out.Nodes[0].Dashboard)
+	assert.Positive(t, out.Nodes[1].PID)
+	assert.Contains(t, out.Nodes[1].Restart, "--axoniq.axonserver.name=node2")
+	require.Len(t, out.Cluster, 2)
+
+	// The dashboard is served by every node.
+	resp, err := http.Get(out.Nodes[1].Dashboard)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	require.NoError(t, dev.Process.Signal(os.Interrupt))
+	done := make(chan error, 1)
+	go func() { done <- dev.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "stderr: %s", stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not stop on SIGINT")
+	}
+	assert.Contains(t, stderr.String(), "stopping the nodes", "messages go to stderr with -o json")
+}

@@ -1,0 +1,303 @@
+package gossip
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// BenchmarkScale simulates clusters of 10 to 250 nodes in this process,
+// each node a Cluster with its own UDP socket and TCP listener on
+// loopback, with the lan profile: a wave of joins, an idle spell and a
+// kill. It prints time and gossip bytes per node against N and asserts no
+// timing:
+//
+//	go test -run '^$' -bench Scale -benchtime 1x -timeout 30m ./gossip
+//	go test -run '^$' -bench 'Scale/nodes=100$' -benchtime 1x ./gossip
+//
+// All nodes share this process's cores, so times at large N include the
+// CPU the other simulated nodes spend; bytes per node do not depend on it.
+func BenchmarkScale(b *testing.B) {
+	for _, n := range []int{10, 50, 100, 250} {
+		b.Run("nodes="+strconv.Itoa(n), func(b *testing.B) {
+			for range b.N {
+				simulate(b, n)
+			}
+		})
+	}
+}
+
+// simIdle is the idle spell over which steady-state bytes are counted.
+const simIdle = 10 * time.Second
+
+// simJoinConcurrency is how many joins of the wave run at once.
+const simJoinConcurrency = 8
+
+func simulate(b *testing.B, n int) {
+	b.Helper()
+	b.StopTimer()
+	sim := newSim(b, n)
+	defer sim.close()
+	b.StartTimer()
+	wave, last := sim.nodes[:n-1], sim.nodes[n-1]
+
+	// A wave of joins forms a cluster of N-1: every node but the first
+	// joins through a random node that has already joined,
+	// simJoinConcurrency at a time.
+	sent0 := sim.sent()
+	start := time.Now()
+	sim.joinWave(b, wave)
+	joined := time.Since(start)
+	waitFor(b, wave, 2*time.Minute, func(c *Cluster) bool { return countStatus(c, StatusAlive) == n-1 })
+	converged := time.Since(start)
+	waveBytes := float64(sim.sent()-sent0) / float64(n-1)
+
+	// One more join, into N-1 nodes: until each has recorded it, by the
+	// time it gives (Member.Since), as the benchmark of real processes
+	// measures joins.
+	time.Sleep(time.Second)
+	sent1 := sim.sent()
+	start = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	_, err := last.c.JoinVia(ctx, wave[rand.IntN(len(wave))].addr, JoinOptions{Strict: true, Wait: true})
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	joinReturned := time.Since(start)
+	var joinSeen time.Duration
+	waitFor(b, wave, time.Minute, func(c *Cluster) bool {
+		m, ok := c.Member(last.c.cfg.Name)
+		if ok && m.Status == StatusAlive {
+			joinSeen = max(joinSeen, m.Since.Sub(start))
+		}
+		return ok && m.Status == StatusAlive
+	})
+	joinBytes := float64(sim.sent()-sent1) / float64(n)
+
+	// Idle: steady-state traffic per node.
+	b.StopTimer()
+	time.Sleep(time.Second)
+	sent2, t2 := sim.sent(), time.Now()
+	time.Sleep(simIdle)
+	idleRate := float64(sim.sent()-sent2) / time.Since(t2).Seconds() / float64(n)
+	b.StartTimer()
+
+	// A kill: the node stops without a word and its sockets close, as
+	// with kill -9.
+	vi := 1 + rand.IntN(n-1)
+	victim := sim.nodes[vi]
+	survivors := append(append([]*simNode(nil), sim.nodes[:vi]...), sim.nodes[vi+1:]...)
+	sent3 := sim.sent()
+	start = time.Now()
+	victim.crash()
+	name := victim.c.cfg.Name
+	failed := waitFor(b, survivors, 2*time.Minute, func(c *Cluster) bool {
+		m, ok := c.Member(name)
+		return ok && m.Status == StatusFailed
+	})
+	killBytes := float64(sim.sent()-sent3) / float64(n-1)
+
+	b.ReportMetric(converged.Seconds(), "wave-s")
+	b.ReportMetric(joinSeen.Seconds()*1000, "join-ms")
+	b.ReportMetric(failed.Seconds(), "kill-s")
+	b.ReportMetric(idleRate, "idle-B/s/node")
+	b.Logf("N=%d: a wave of %d joins converged in %s (joins returned after %s), %.0f B sent per node; "+
+		"one more join recorded by all %d in %s (JoinVia returned after %s), %.0f B per node; "+
+		"idle %.0f B/s per node; kill -9 seen failed by all %d survivors in %s, %.0f B per survivor meanwhile",
+		n, n-2, converged.Round(time.Millisecond), joined.Round(time.Millisecond), waveBytes,
+		n-1, joinSeen.Round(100*time.Microsecond), joinReturned.Round(100*time.Microsecond), joinBytes,
+		idleRate, n-1, failed.Round(time.Millisecond), killBytes)
+}
+
+// simNode is one simulated node: a Cluster and the sockets it owns.
+type simNode struct {
+	c       *Cluster
+	packets net.PacketConn
+	streams net.Listener
+	addr    string
+}
+
+func (s *simNode) crash() {
+	_ = s.c.Shutdown()
+	_ = s.packets.Close()
+	_ = s.streams.Close()
+}
+
+type sim struct {
+	nodes  []*simNode
+	byAddr map[string]*Cluster
+}
+
+func newSim(b testing.TB, n int) *sim {
+	b.Helper()
+	s := &sim{byAddr: map[string]*Cluster{}}
+	profile, err := ProfileByName("lan")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	for i := range n {
+		packets, streams, port, err := listenPair()
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := "node" + strconv.Itoa(i+1)
+		c, err := New(Config{
+			Name:        name,
+			ClusterName: "sim",
+			Info: NodeInfo{ClientHost: "127.0.0.1", GRPCPort: 8124, HTTPPort: 8024,
+				InternalHost: "127.0.0.1", InternalPort: port, Version: "sim"},
+			DataDir:       filepath.Join(dir, name),
+			Profile:       profile,
+			Packets:       packets,
+			Streams:       streams,
+			AdvertiseIP:   net.IPv4(127, 0, 0, 1),
+			AdvertisePort: port,
+			Introducer:    simIntroducer{s: s},
+			Logger:        zerolog.Nop(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			b.Fatal(err)
+		}
+		nd := &simNode{c: c, packets: packets, streams: streams, addr: joinHostPort("127.0.0.1", port)}
+		s.nodes = append(s.nodes, nd)
+		s.byAddr[nd.addr] = c
+	}
+	return s
+}
+
+// listenPair binds UDP and TCP on the same loopback port, as a node's
+// internal port.
+func listenPair() (net.PacketConn, net.Listener, int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", joinHostPort("127.0.0.1", port))
+		if err == nil {
+			return pc, l, port, nil
+		}
+		_ = l.Close()
+	}
+	return nil, nil, 0, fmt.Errorf("no loopback port free for both TCP and UDP")
+}
+
+func (s *sim) close() {
+	var wg sync.WaitGroup
+	for _, nd := range s.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nd.crash()
+		}()
+	}
+	wg.Wait()
+}
+
+// sent is the gossip bytes all nodes have sent so far.
+func (s *sim) sent() uint64 {
+	var total uint64
+	for _, nd := range s.nodes {
+		total += nd.c.metrics.bytes.total(bytesSent)
+	}
+	return total
+}
+
+func (s *sim) joinWave(b *testing.B, nodes []*simNode) {
+	b.Helper()
+	var (
+		mu     sync.Mutex
+		joined = []*simNode{nodes[0]}
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, simJoinConcurrency)
+		errs   = make(chan error, len(nodes))
+	)
+	for _, nd := range nodes[1:] {
+		sem <- struct{}{}
+		mu.Lock()
+		contact := joined[rand.IntN(len(joined))]
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := nd.c.JoinVia(ctx, contact.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+				errs <- fmt.Errorf("%s through %s: %w", nd.c.cfg.Name, contact.c.cfg.Name, err)
+				return
+			}
+			mu.Lock()
+			joined = append(joined, nd)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// waitFor polls nodes (every 10 ms) until cond holds for all of them and
+// returns how long that took, or fails the benchmark after limit.
+func waitFor(b *testing.B, nodes []*simNode, limit time.Duration, cond func(*Cluster) bool) time.Duration {
+	b.Helper()
+	start := time.Now()
+	for {
+		all := true
+		for _, nd := range nodes {
+			if !cond(nd.c) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			b.Fatalf("not converged after %s", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func countStatus(c *Cluster, st Status) int {
+	k := 0
+	for _, m := range c.Members() {
+		if m.Status == st {
+			k++
+		}
+	}
+	return k
+}
+
+// simIntroducer answers introductions from the contact's registry in this
+// process, as the internal gRPC service does between real nodes.
+type simIntroducer struct{ s *sim }
+
+func (i simIntroducer) Introduce(_ context.Context, address string, self Member) (Introduction, error) {
+	c, ok := i.s.byAddr[address]
+	if !ok {
+		return Introduction{}, fmt.Errorf("sim: no node at %s", address)
+	}
+	if m, ok := c.Member(self.Name); ok && m.Info.ID != self.Info.ID && m.Status == StatusAlive {
+		return Introduction{}, ErrNameTaken
+	}
+	local := c.Local()
+	return Introduction{Name: local.Name, NodeID: local.Info.ID, Members: c.Members(), Tombstones: c.Tombstones()}, nil
+}

@@ -1,0 +1,227 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/rpc"
+	"github.com/rosterhq/roster/rpc/rosterpb"
+)
+
+// Client services: Axon's PlatformService and roster's ClusterService on
+// the client port, fed from gossip membership.
+
+const (
+	// clientsGossipInterval bounds how often the client count is gossiped:
+	// every change rides on every alive message, so bursts are coalesced.
+	clientsGossipInterval = 2 * time.Second
+	// drainWait bounds how long a stopping node waits for its clients to
+	// move before it leaves; they usually go within milliseconds.
+	drainWait = 2 * time.Second
+	// membershipBuffer is the slack of the node's membership subscriptions.
+	membershipBuffer = 256
+)
+
+// clientServices are the node's services for client applications.
+type clientServices struct {
+	placement *rpc.Placement
+	platform  *rpc.PlatformServer
+	cluster   *rpc.ClusterServer
+	counted   chan struct{} // capacity 1: the client count changed
+}
+
+// startClientServices registers the platform and cluster services on the
+// client gRPC server and follows membership: placement, rebalancing and
+// the gossiped client count.
+func (n *Node) startClientServices() error {
+	cs := &clientServices{placement: rpc.NewPlacement(), counted: make(chan struct{}, 1)}
+	platform, err := rpc.NewPlatformServer(rpc.PlatformOptions{
+		Self: rpc.Target{
+			Name: n.cfg.Name, Host: n.cfg.ClientHost, GRPCPort: n.cfg.Port, HTTPPort: n.cfg.HTTPPort, Version: Version,
+		},
+		Placement: cs.placement,
+		OnClients: func(int) {
+			select {
+			case cs.counted <- struct{}{}:
+			default:
+			}
+		},
+		Registerer: n.metrics,
+		Logger:     n.log,
+	})
+	if err != nil {
+		return err
+	}
+	cs.platform = platform
+	cs.cluster = rpc.NewClusterServer(n.cfg.Name, clusterView{c: n.cluster})
+	cs.platform.Register(n.clientGRPC)
+	cs.cluster.Register(n.clientGRPC)
+
+	events, cancel := n.cluster.Subscribe(membershipBuffer)
+	n.updatePlacement(cs)
+	n.clients = cs
+	n.bg.Add(1)
+	go n.followMembership(cs, events, cancel)
+	return nil
+}
+
+// followMembership keeps the placement current, asks clients to move to a
+// node that joins (axoniq.axonserver.cluster.rebalance), and gossips the
+// client count at most every clientsGossipInterval.
+func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, cancel func()) {
+	defer n.bg.Done()
+	defer func() { cancel() }()
+	publish := time.NewTimer(time.Hour)
+	publish.Stop()
+	defer publish.Stop()
+	var published time.Time
+	armed := false
+	for {
+		select {
+		case <-n.bgStop:
+			return
+		case ev, ok := <-events:
+			if !ok {
+				// Fell behind: subscribe again and rebuild from the full list.
+				cancel()
+				events, cancel = n.cluster.Subscribe(membershipBuffer)
+				n.updatePlacement(cs)
+				continue
+			}
+			n.updatePlacement(cs)
+			if ev.Type == gossip.EventJoin && n.cfg.Cluster.Rebalance {
+				if asked := cs.platform.Rebalance(ev.Member.Name); asked > 0 {
+					n.log.Info().Str("member", ev.Member.Name).Int("clients", asked).Msg("node: rebalancing: clients asked to reconnect to the joined node")
+				}
+			}
+		case <-cs.counted:
+			if !armed {
+				armed = true
+				publish.Reset(max(0, clientsGossipInterval-time.Since(published)))
+			}
+		case <-publish.C:
+			armed, published = false, time.Now()
+			if err := n.cluster.SetClients(cs.platform.Clients()); err != nil {
+				n.log.Debug().Err(err).Msg("node: cannot gossip the client count")
+			}
+		}
+	}
+}
+
+// updatePlacement hands the alive members to the placement.
+func (n *Node) updatePlacement(cs *clientServices) {
+	members := n.cluster.Members()
+	alive := make([]rpc.Target, 0, len(members))
+	for _, m := range members {
+		if m.Status == gossip.StatusAlive {
+			alive = append(alive, rpc.Target{
+				Name: m.Name, Host: m.Info.ClientHost, GRPCPort: m.Info.GRPCPort, HTTPPort: m.Info.HTTPPort, Version: m.Info.Version,
+			})
+		}
+	}
+	cs.placement.Update(alive)
+}
+
+// drainClients asks every stream client to reconnect elsewhere and gives
+// them a bounded moment to go; then it ends the remaining client streams so
+// that the graceful stop of the gRPC server does not wait for them.
+func (n *Node) drainClients(ctx context.Context) {
+	cs := n.clients
+	if cs == nil {
+		return
+	}
+	wait := drainWait
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)/4)
+	}
+	start := time.Now()
+	left, closed := cs.platform.Drain(ctx, wait)
+	cs.cluster.Close()
+	if left+closed > 0 {
+		n.log.Info().Int("moved", left).Int("closed", closed).Dur("took", time.Since(start).Round(time.Millisecond)).
+			Msg("node: clients asked to reconnect to other nodes")
+	}
+}
+
+// clusterView is the ClusterService's view of gossip membership.
+type clusterView struct{ c *gossip.Cluster }
+
+func (v clusterView) Nodes() []*rosterpb.Node {
+	members := v.c.Members()
+	out := make([]*rosterpb.Node, len(members))
+	for i, m := range members {
+		out[i] = nodeToPB(m)
+	}
+	return out
+}
+
+func (v clusterView) Watch(ctx context.Context, subscribed func() error, each func(*rosterpb.MembershipEvent) error) error {
+	events, cancel := v.c.Subscribe(membershipBuffer)
+	defer cancel()
+	if err := subscribed(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				return rpc.ErrWatchLagged
+			}
+			if err := each(&rosterpb.MembershipEvent{Type: eventTypeToPB(ev.Type), Node: nodeToPB(ev.Member)}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func eventTypeToPB(t gossip.EventType) rosterpb.MembershipEvent_Type {
+	switch t {
+	case gossip.EventJoin:
+		return rosterpb.MembershipEvent_TYPE_JOIN
+	case gossip.EventUpdate:
+		return rosterpb.MembershipEvent_TYPE_UPDATE
+	case gossip.EventSuspect:
+		return rosterpb.MembershipEvent_TYPE_SUSPECT
+	case gossip.EventFail:
+		return rosterpb.MembershipEvent_TYPE_FAIL
+	case gossip.EventLeave:
+		return rosterpb.MembershipEvent_TYPE_LEAVE
+	case gossip.EventRemove:
+		return rosterpb.MembershipEvent_TYPE_REMOVE
+	}
+	return rosterpb.MembershipEvent_TYPE_UNSPECIFIED
+}
+
+func statusToPB(s gossip.Status) rosterpb.NodeStatus {
+	switch s {
+	case gossip.StatusAlive:
+		return rosterpb.NodeStatus_NODE_STATUS_ALIVE
+	case gossip.StatusSuspect:
+		return rosterpb.NodeStatus_NODE_STATUS_SUSPECT
+	case gossip.StatusFailed:
+		return rosterpb.NodeStatus_NODE_STATUS_FAILED
+	case gossip.StatusLeft:
+		return rosterpb.NodeStatus_NODE_STATUS_LEFT
+	}
+	return rosterpb.NodeStatus_NODE_STATUS_UNSPECIFIED
+}
+
+func nodeToPB(m gossip.Member) *rosterpb.Node {
+	return &rosterpb.Node{
+		Name:             m.Name,
+		HostName:         m.Info.ClientHost,
+		GrpcPort:         int32(m.Info.GRPCPort),
+		HttpPort:         int32(m.Info.HTTPPort),
+		InternalHostName: m.Info.InternalHost,
+		GrpcInternalPort: int32(m.Info.InternalPort),
+		Status:           statusToPB(m.Status),
+		Since:            timestamppb.New(m.Since),
+		Version:          m.Info.Version,
+		Clients:          int32(m.Info.Clients),
+	}
+}

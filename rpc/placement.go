@@ -1,0 +1,174 @@
+package rpc
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/rosterhq/roster/rpc/controlpb"
+)
+
+// Target is a node that clients may be sent to: its name and what it
+// advertises to clients.
+type Target struct {
+	Name     string
+	Host     string // client address: hostname.domain, hostname or an IP
+	GRPCPort int
+	HTTPPort int
+	Version  string // roster version, "major.minor.patch"
+}
+
+// AvoidTag is the ClientIdentification tag in which a client lists (comma
+// separated) the nodes it could not reach; placement skips them, as every
+// node will once gossip declares them dead.
+const AvoidTag = "roster.avoid"
+
+// Placement decides which alive node serves a client, by rendezvous
+// (highest random weight) hashing of the client's id over the alive nodes'
+// names: every node that knows the same alive nodes gives the same answer,
+// clients spread evenly, and when a node goes only its clients move (each
+// to its second choice) while the others stay.
+//
+// The table is replaced as a whole on membership changes and read without
+// locks, so Pick allocates nothing.
+type Placement struct {
+	table atomic.Pointer[[]placed]
+}
+
+type placed struct {
+	name string
+	seed uint64
+	info *controlpb.NodeInfo // shared by every answer: never modified
+}
+
+// NewPlacement returns a placement over no node.
+func NewPlacement() *Placement {
+	p := &Placement{}
+	p.Update(nil)
+	return p
+}
+
+// Update replaces the alive nodes. Callers pass every alive node (and no
+// other) each time membership changes.
+func (p *Placement) Update(alive []Target) {
+	t := make([]placed, 0, len(alive))
+	for _, a := range alive {
+		t = append(t, placed{
+			name: a.Name,
+			seed: mix64(fnv64a(a.Name)),
+			info: a.nodeInfo(),
+		})
+	}
+	sort.Slice(t, func(i, j int) bool { return t[i].name < t[j].name })
+	p.table.Store(&t)
+}
+
+// Pick is the node for key (a client id) among the alive nodes; false when
+// there is none.
+func (p *Placement) Pick(key string) (string, bool) {
+	n := p.pick(key, "", "")
+	if n == nil {
+		return "", false
+	}
+	return n.name, true
+}
+
+// Nodes lists the alive nodes' names, sorted.
+func (p *Placement) Nodes() []string {
+	t := *p.table.Load()
+	out := make([]string, len(t))
+	for i := range t {
+		out[i] = t[i].name
+	}
+	return out
+}
+
+// pick is the highest-scoring node for key that is neither skip nor listed
+// in avoid (a comma-separated list of names).
+func (p *Placement) pick(key, skip, avoid string) *placed {
+	t := *p.table.Load()
+	h := fnv64a(key)
+	var best *placed
+	var bestScore uint64
+	for i := range t {
+		n := &t[i]
+		if n.name == skip || (avoid != "" && listed(avoid, n.name)) {
+			continue
+		}
+		// Ties are practically impossible; the sorted table still breaks
+		// them the same way on every node.
+		if s := mix64(h ^ n.seed); best == nil || s > bestScore {
+			best, bestScore = n, s
+		}
+	}
+	return best
+}
+
+// listed reports whether name is one of the comma-separated names in list,
+// without allocating.
+func listed(list, name string) bool {
+	for list != "" {
+		var item string
+		item, list, _ = strings.Cut(list, ",")
+		if strings.TrimSpace(item) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// fnv64a is FNV-1a: cheap and allocation-free over a string.
+func fnv64a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix64 is MurmurHash3's finalizer: it spreads FNV's weak low bits, so
+// that a client's scores on different nodes are independent.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+func (t Target) nodeInfo() *controlpb.NodeInfo {
+	return &controlpb.NodeInfo{
+		HostName: t.Host,
+		GrpcPort: int32(t.GRPCPort),
+		HttpPort: int32(t.HTTPPort),
+		Version:  VersionNumber(t.Version),
+		NodeName: t.Name,
+	}
+}
+
+// VersionNumber encodes a "major.minor.patch" version for NodeInfo.version
+// (an int32 in Axon's API) as major*10000 + minor*100 + patch: 0.1.0 is 100,
+// 1.12.3 is 11203. A pre-release or build suffix is ignored; anything
+// unparsable is 0.
+func VersionNumber(v string) int32 {
+	v, _, _ = strings.Cut(v, "-")
+	v, _, _ = strings.Cut(v, "+")
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) != 3 {
+		return 0
+	}
+	var n int32
+	for i, p := range parts {
+		x, err := strconv.Atoi(p)
+		// Minor and patch take two digits; the major part must keep the
+		// result in an int32.
+		if err != nil || x < 0 || (i > 0 && x > 99) || x > 200000 {
+			return 0
+		}
+		n = n*100 + int32(x)
+	}
+	return n
+}
