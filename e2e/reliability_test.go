@@ -21,6 +21,7 @@ func TestReliability(t *testing.T) {
 	res := &results{Started: time.Now().UTC(), Soak: soak.String()}
 	defer res.write(t)
 	buildImage(t)
+	buildLoadgen(t)
 	tb := newTestbed(t, 5)
 	all := tb.hosts
 	n1 := all[0]
@@ -43,6 +44,40 @@ func TestReliability(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	var fleet string
+	t.Run("clients told nodeN.roster.test:8124", func(t *testing.T) {
+		fleet = tb.startFleet(t, 50)
+		var cs []fleetClient
+		waitFor(t, time.Minute, "50 clients connected and calling", func() bool {
+			cs = fleetState(t, fleet)
+			if len(cs) != 50 {
+				return false
+			}
+			for _, c := range cs {
+				if c.Server == "" || c.Calls == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		perNode := map[string]int{}
+		for _, c := range cs {
+			if c.Address != c.Server+"."+domain+":8124" {
+				t.Fatalf("client %s was sent to %q, want %s.%s:8124", c.ID, c.Address, c.Server, domain)
+			}
+			perNode[c.Server]++
+		}
+		var spread []string
+		for _, h := range all {
+			spread = append(spread, fmt.Sprintf("%s %d", h.name, perNode[h.name]))
+			if perNode[h.name] == 0 {
+				t.Errorf("no client placed on %s", h.name)
+			}
+		}
+		res.add(t, "clients", "50 Go clients (rpc/client) in a container, seeded with nodeN.roster.test:8124",
+			fmt.Sprintf("each told its node's advertised name and connected to it; spread %s", strings.Join(spread, ", ")))
 	})
 
 	t.Run("docker kill, docker start", func(t *testing.T) {
@@ -136,6 +171,13 @@ func TestReliability(t *testing.T) {
 
 	t.Run("SIGTERM", func(t *testing.T) {
 		victim := all[1]
+		resetFleet(t, fleet)
+		var onVictim []string
+		for _, c := range fleetState(t, fleet) {
+			if c.Server == victim.name {
+				onVictim = append(onVictim, c.ID)
+			}
+		}
 		start := time.Now()
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -143,9 +185,57 @@ func TestReliability(t *testing.T) {
 		left := waitSeen(t, start, 30*time.Second, victim.name, "left", others(all, victim)...)
 		wg.Wait()
 		stopped := time.Since(start)
+		var leftAt time.Time
+		for _, n := range nodes(all[0]) {
+			if n.Name == victim.name {
+				leftAt = n.Since
+			}
+		}
+		movedFirst := 0
+		for _, c := range fleetState(t, fleet) {
+			for _, id := range onVictim {
+				if c.ID != id {
+					continue
+				}
+				for _, m := range c.Moves {
+					if m.From == victim.name && !m.At.After(leftAt) {
+						movedFirst++
+						break
+					}
+				}
+			}
+		}
+		calls, failures, worst, _, lastErr := fleetSummary(fleetState(t, fleet))
+		if movedFirst != len(onVictim) {
+			t.Errorf("%d of the %d clients on %s moved before it was seen left", movedFirst, len(onVictim), victim.name)
+		}
+		if failures > 0 {
+			t.Errorf("%d of %d calls failed during the stop (last: %s)", failures, calls, lastErr)
+		}
 		mustDocker(t, "start", victim.container)
 		waitAllAlive(t, time.Now(), time.Minute, all, all...)
-		res.add(t, "SIGTERM", "`docker stop node2`", fmt.Sprintf("left on every other node after %s; process exited after %s; rejoined when started", ms(left), ms(stopped)))
+		res.add(t, "SIGTERM", "`docker stop node2` with 50 clients calling",
+			fmt.Sprintf("its %d clients moved before it left; left on every other node after %s; process exited after %s; %d failed calls of %d, longest gap %.0f ms; rejoined when started",
+				len(onVictim), ms(left), ms(stopped), failures, calls, worst))
+	})
+
+	t.Run("rolling restart with 50 clients calling", func(t *testing.T) {
+		waitAllAlive(t, time.Now(), time.Minute, all, all...)
+		resetFleet(t, fleet)
+		start := time.Now()
+		for _, h := range all {
+			mustDocker(t, "stop", h.container)
+			mustDocker(t, "start", h.container)
+			waitAllAlive(t, time.Now(), 2*time.Minute, all, all...)
+		}
+		took := time.Since(start)
+		cs := fleetState(t, fleet)
+		calls, failures, worst, median, lastErr := fleetSummary(cs)
+		res.add(t, "rolling restart", "each of the 5 nodes stopped (SIGTERM) and started in turn while 50 clients called every 20 ms",
+			fmt.Sprintf("%d failed calls of %d in %s; longest gap between successful calls per client: median %.0f ms, worst %.0f ms", failures, calls, ms(took), median, worst))
+		if failures > 0 {
+			t.Errorf("%d of %d calls failed (last: %s)", failures, calls, lastErr)
+		}
 	})
 }
 
