@@ -1,10 +1,10 @@
 package gossip
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
