@@ -145,7 +145,7 @@ func TestReliability(t *testing.T) {
 			heal(t, h)
 		}
 		res.add(t, "packet loss", fmt.Sprintf("10%% random loss (%s) on every node for %s", how, soak.String()),
-			fmt.Sprintf("%d false failures, %d suspicions (refuted)", falseFailures, suspicions))
+			fmt.Sprintf("%d false failures; %d suspicions seen in 100 ms polls", falseFailures, suspicions))
 		if falseFailures > 0 {
 			t.Errorf("%d nodes were reported failed under 10%% packet loss", falseFailures)
 		}
