@@ -23,7 +23,12 @@ type JoinOptions struct {
 	// (register-node); the background rejoin is not strict.
 	Strict bool
 	// Wait returns only once every member the contact reported alive is
-	// alive here too.
+	// alive here too. Such a join (register-node, autocluster) also
+	// push-pulls with every alive member at once, so that all of them
+	// know this node when it returns; without Wait (the background
+	// rejoin) only the contact is told and gossip tells the others, so
+	// that nodes healing a partition do not each exchange the whole
+	// cluster's state with every member.
 	Wait bool
 }
 
@@ -32,8 +37,10 @@ type JoinOptions struct {
 // lets the internal gRPC calls through but not gossip.
 var ErrExchange = errors.New("gossip: the gossip exchange failed")
 
-// joinConcurrency bounds the parallel push-pulls of a join.
-const joinConcurrency = 16
+// joinConcurrency bounds the parallel push-pulls of a join: high enough
+// that a cluster of a few hundred gets every push at once, since each
+// member records the new node as soon as it has read the push.
+const joinConcurrency = 256
 
 // JoinVia joins the cluster through the node whose internal port is at
 // address (host:port): an introduction checks that this node's name is
@@ -89,10 +96,29 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	if err != nil {
 		return Introduction{}, err
 	}
-	if _, err := s.Join([]string{contact}, true); err != nil {
-		return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
+	// Push-pull with every alive member at once, the contact included,
+	// before joining through the contact: this node's state is still just
+	// itself, so each member merges one entry and records this node within
+	// a round trip, where after the contact's reply it would merge the
+	// whole cluster's state. (Their replies are the whole state each; this
+	// node merges them, off the members' critical path.) serf's own join
+	// through the contact follows, for its join intent; the user events
+	// the earlier replies carried are roster's unregistrations, which the
+	// introduction brought anyway.
+	var reached []string
+	if opts.Wait {
+		reached = c.pushPullAll(intro)
 	}
-	c.pushPullAll(intro, contact)
+	if _, err := s.Join([]string{contact}, true); err != nil {
+		if len(reached) == 0 {
+			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
+		}
+		// The contact's gossip port failed where others answered.
+		c.log.Warn().Err(err).Str("contact", address).Str("via", reached[0]).Msg("gossip: gossip exchange with the contact failed; joining through another member")
+		if _, err := s.Join(reached[:1], true); err != nil {
+			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
+		}
+	}
 	events, err := c.reg.merge(intro.Members, intro.Tombstones)
 	if err != nil {
 		return Introduction{}, err
@@ -123,21 +149,26 @@ func (c *Cluster) checkNotMember(intro Introduction) error {
 	return nil
 }
 
-// pushPullAll joins every alive member the contact knows, in parallel, so
-// each learns of this node in one round trip.
-func (c *Cluster) pushPullAll(intro Introduction, contact string) {
+// pushPullAll push-pulls with every alive member the contact knows (the
+// contact included), in parallel, so each learns of this node in one round
+// trip. It returns the addresses that answered.
+func (c *Cluster) pushPullAll(intro Introduction) []string {
 	s, err := c.current()
 	if err != nil {
-		return
+		return nil
 	}
 	var addrs []string
 	for _, m := range intro.Members {
-		if m.Status == StatusAlive && m.Name != c.cfg.Name && m.Name != intro.Name && m.Addr != "" && m.Addr != contact {
+		if m.Status == StatusAlive && m.Name != c.cfg.Name && m.Addr != "" {
 			addrs = append(addrs, m.Addr)
 		}
 	}
 	sem := make(chan struct{}, joinConcurrency)
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		reached []string
+	)
 	for _, a := range addrs {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -146,10 +177,15 @@ func (c *Cluster) pushPullAll(intro Introduction, contact string) {
 			defer func() { <-sem }()
 			if _, err := s.Memberlist().Join([]string{addr}); err != nil {
 				c.log.Debug().Err(err).Str("addr", addr).Msg("gossip: push-pull with member failed; gossip will tell it")
+				return
 			}
+			mu.Lock()
+			reached = append(reached, addr)
+			mu.Unlock()
 		}(a)
 	}
 	wg.Wait()
+	return reached
 }
 
 func (c *Cluster) waitAlive(ctx context.Context, intro Introduction) error {
