@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -75,6 +76,15 @@ func main() {
 		o.settle, o.idle, o.restSamples = time.Second, 3*time.Second, 50
 		if o.clients > 500*time.Millisecond {
 			o.clients = 500 * time.Millisecond
+		}
+	}
+	// The agents run in their own directories: a relative binary path
+	// must not depend on that.
+	for _, bin := range []*string{&o.roster, &o.serf} {
+		if *bin != "" && !filepath.IsAbs(*bin) && strings.ContainsRune(*bin, filepath.Separator) {
+			if abs, err := filepath.Abs(*bin); err == nil {
+				*bin = abs
+			}
 		}
 	}
 	if err := validate(o); err != nil {
