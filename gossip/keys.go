@@ -248,24 +248,51 @@ func (c *Cluster) checkKeyOp(action, key string, force bool, rings map[string]ke
 }
 
 // askKeyrings asks every node gossip reaches for its keyring and returns
-// the answers by node name.
+// the answers by node name. A query and its answers travel as UDP
+// messages: a node alive in serf's view that did not answer is asked
+// again, up to keyOpAttempts queries, with answers relayed through other
+// nodes as well.
 func (c *Cluster) askKeyrings(s *serf.Serf) (map[string]keyringAnswer, error) {
-	want := s.Memberlist().NumMembers()
+	out := map[string]keyringAnswer{}
+	for attempt := 1; ; attempt++ {
+		want := map[string]bool{}
+		for _, m := range s.Members() {
+			if m.Status == serf.StatusAlive {
+				if _, ok := out[m.Name]; !ok {
+					want[m.Name] = true
+				}
+			}
+		}
+		if len(want) == 0 || attempt > keyOpAttempts {
+			return out, nil
+		}
+		if attempt > 1 {
+			c.log.Debug().Int("attempt", attempt).Int("missing", len(want)).Msg("gossip: keyring query not answered by every alive node; asking again")
+		}
+		if err := c.askKeyringsOnce(s, want, out); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// askKeyringsOnce sends one keyring query and records the answers in out
+// until every node in want answered or the query timed out.
+func (c *Cluster) askKeyringsOnce(s *serf.Serf, want map[string]bool, out map[string]keyringAnswer) error {
 	params := s.DefaultQueryParams()
 	params.Timeout = max(params.Timeout, keyQueryTimeout)
+	params.RelayFactor = keyQueryRelays
 	resp, err := s.Query(keyringQuery, nil, params)
 	if err != nil {
-		return nil, fmt.Errorf("gossip: ask nodes for their keyrings: %w", err)
+		return fmt.Errorf("gossip: ask nodes for their keyrings: %w", err)
 	}
 	defer resp.Close()
-	out := map[string]keyringAnswer{}
 	timeout := time.NewTimer(params.Timeout)
 	defer timeout.Stop()
-	for len(out) < want {
+	for len(want) > 0 {
 		select {
 		case r, ok := <-resp.ResponseCh():
 			if !ok {
-				return out, nil
+				return nil
 			}
 			var a keyringAnswer
 			if err := json.Unmarshal(r.Payload, &a); err != nil {
@@ -273,12 +300,17 @@ func (c *Cluster) askKeyrings(s *serf.Serf) (map[string]keyringAnswer, error) {
 				continue
 			}
 			out[r.From] = a
+			delete(want, r.From)
 		case <-timeout.C:
-			return out, nil
+			return nil
 		}
 	}
-	return out, nil
+	return nil
 }
+
+// keyQueryRelays is how many other nodes relay each answer to a keyring
+// query besides the direct one (serf's RelayFactor).
+const keyQueryRelays = 2
 
 // answerKeyring answers keyringQuery with this node's keyring.
 func (c *Cluster) answerKeyring(q *serf.Query) {

@@ -3,8 +3,10 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +33,36 @@ func testConfig(t testing.TB, name, dir string) node.Config {
 }
 
 func testLogger(t testing.TB) zerolog.Logger {
-	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	return zerolog.New(newTestLogWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+}
+
+// testLogWriter writes a node's log to the test's log until the test ends.
+// serf leaves goroutines behind Shutdown (the reap of a force-removed
+// member logs after a delay); the testing package panics when they log
+// into a finished test, so their lines are dropped instead.
+type testLogWriter struct {
+	mu   sync.Mutex
+	done bool
+	w    io.Writer
+}
+
+func newTestLogWriter(t testing.TB) *testLogWriter {
+	w := &testLogWriter{w: zerolog.NewTestWriter(t)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	return w.w.Write(p)
 }
 
 // runNode starts a node and stops it (gracefully) at the end of the test.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -304,7 +305,12 @@ func TestDrainSendsReconnectWaitsThenCloses(t *testing.T) {
 
 	// A client arriving now is told to go and let go.
 	late := openStream(t, f)
-	late.send(&controlpb.PlatformInboundInstruction{Request: &controlpb.PlatformInboundInstruction_Register{Register: &controlpb.ClientIdentification{ClientId: "late"}}})
+	// The node may end the stream before the registration is sent: gRPC
+	// then fails Send with io.EOF and the stream's messages and status
+	// are still there to read.
+	if err := late.Send(&controlpb.PlatformInboundInstruction{Request: &controlpb.PlatformInboundInstruction_Register{Register: &controlpb.ClientIdentification{ClientId: "late"}}}); err != nil {
+		require.ErrorIs(t, err, io.EOF)
+	}
 	require.NotNil(t, late.recv().GetRequestReconnect())
 	for err = nil; err == nil; _, err = late.Recv() {
 	}
