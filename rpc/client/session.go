@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	"github.com/rosterhq/roster/rpc/axonpb"
@@ -283,8 +284,12 @@ func (s *session) release() {
 	}
 }
 
-// retire closes the connection once the calls running on it are done, or
-// after grace.
+// retire closes the connection once the calls running on it are done,
+// after grace, or as soon as gRPC tries to connect again: then the node is
+// gone, and a call waiting for that connection was never sent. Closing
+// fails it at once, so that it goes to the next node instead of waiting
+// (as long as its deadline) on a node that may never answer again: a
+// stopped container's address swallows connection attempts.
 func (s *session) retire(grace time.Duration) {
 	s.mu.Lock()
 	s.retired = true
@@ -297,9 +302,25 @@ func (s *session) retire(grace time.Duration) {
 	go func() {
 		t := time.NewTimer(grace)
 		defer t.Stop()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		broken := make(chan struct{})
+		go func() {
+			// Ready, or Idle after the node's GOAWAY: calls sent run to
+			// their end on the node, which drains them.
+			st := s.conn.GetState()
+			for st == connectivity.Ready || st == connectivity.Idle {
+				if !s.conn.WaitForStateChange(ctx, st) {
+					return
+				}
+				st = s.conn.GetState()
+			}
+			close(broken)
+		}()
 		select {
 		case <-s.idle:
 		case <-t.C:
+		case <-broken:
 		}
 		_ = s.conn.Close()
 	}()
