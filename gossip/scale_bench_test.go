@@ -258,7 +258,10 @@ func (s *sim) joinWave(b *testing.B, nodes []*simNode) int {
 			_, err := nd.c.JoinVia(ctx, contact.addr, JoinOptions{Strict: true, Wait: true})
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
-				late.Add(1)
+				if late.Add(1) <= 3 {
+					// What it waited for: the next thing to look at.
+					fmt.Fprintf(os.Stderr, "sim: %s through %s: %v\n", nd.c.cfg.Name, contact.c.cfg.Name, err)
+				}
 			case err != nil:
 				errs <- fmt.Errorf("%s through %s: %w", nd.c.cfg.Name, contact.c.cfg.Name, err)
 				return
