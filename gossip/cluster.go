@@ -98,6 +98,9 @@ type Cluster struct {
 	closed   bool
 	leaving  bool
 	resetErr error
+
+	persistStop chan struct{} // closed by Shutdown: registry.persist writes the rest and ends
+	persistDone chan struct{}
 }
 
 // infinity keeps serf from ever forgetting a failed or left member: only
@@ -160,6 +163,17 @@ func New(cfg Config) (*Cluster, error) {
 	if _, _, err := c.reg.observe(cfg.Name, c.info, c.advertiseAddr(), StatusAlive); err != nil {
 		return nil, err
 	}
+	// A data directory that cannot be written stops the start here.
+	if err := c.reg.flush(); err != nil {
+		return nil, err
+	}
+	c.persistStop, c.persistDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(c.persistDone)
+		c.reg.persist(c.persistStop, func(err error) {
+			c.log.Error().Err(err).Msg("gossip: cannot write the cluster state; trying again")
+		})
+	}()
 	return c, nil
 }
 
@@ -498,6 +512,9 @@ func (c *Cluster) Shutdown() error {
 		c.tr.close()
 	}
 	c.loops.Wait()
+	// The last changes gossip brought are written before Shutdown returns.
+	close(c.persistStop)
+	<-c.persistDone
 	c.bus.closeAll()
 	if err != nil {
 		return fmt.Errorf("gossip: shutdown: %w", err)

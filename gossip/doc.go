@@ -27,7 +27,9 @@
 // disk but a snapshot of recently alive nodes, so this package keeps its own
 // Registry: every registered member with its advertised addresses, status and
 // the time of its last change, written atomically to the node's data
-// directory on every change and loaded at start. Unregistered nodes leave a
+// directory and loaded at start. Changes gossip brings are written moments
+// after they are reported, a burst in one write; changes a command makes
+// (unregister) are written before it returns. Unregistered nodes leave a
 // tombstone (name and node id): alive messages and joins from a tombstoned
 // node are refused, so an unregistered node never comes back by itself.
 //

@@ -131,6 +131,10 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 			return intro, err
 		}
 	}
+	// A node that crashes right after joining must find its peers on disk.
+	if err := c.reg.flush(); err != nil {
+		return intro, err
+	}
 	return intro, nil
 }
 

@@ -7,22 +7,36 @@ import (
 )
 
 // registry holds every registered member and the tombstones of unregistered
-// ones. Every change is written to disk before it is reported.
+// ones.
+//
+// What gossip teaches it (observe, setStatus, merge) is in memory and
+// reported at once, and written to disk by persist moments later: a burst
+// of changes (a join into a large cluster brings one per member) is one
+// write, and no change waits for a disk. A crash loses at most those
+// moments, which gossip teaches again. What a command decides
+// (unregister, reset, lift) is written before it returns, and rolled back
+// if that fails. File writes are serialized by saveMu, taken before mu.
 type registry struct {
 	store store
 	now   func() time.Time
+	dirty chan struct{} // a change awaits persist
+
+	saveMu sync.Mutex // held while writing the file
 
 	mu         sync.Mutex
 	st         state              // persisted part: cluster, name, node id
 	members    map[string]*Member // by name
 	tombstones map[string]Tombstone
 	exiles     map[string]Tombstone // local only, never handed to others
+	version    uint64               // counts changes
+	saved      uint64               // the version on disk
 }
 
 func tombKey(name, id string) string { return name + "\x00" + id }
 
 func newRegistry(s store, st state, now func() time.Time) *registry {
-	r := &registry{store: s, st: st, now: now, members: map[string]*Member{}, tombstones: map[string]Tombstone{}, exiles: map[string]Tombstone{}}
+	r := &registry{store: s, st: st, now: now, dirty: make(chan struct{}, 1),
+		members: map[string]*Member{}, tombstones: map[string]Tombstone{}, exiles: map[string]Tombstone{}}
 	for i := range st.Members {
 		m := st.Members[i]
 		r.members[m.Name] = &m
@@ -37,8 +51,73 @@ func newRegistry(s store, st state, now func() time.Time) *registry {
 	return r
 }
 
-// saveLocked writes the whole registry.
+// changedLocked records a change for persist to write.
+func (r *registry) changedLocked() {
+	r.version++
+	select {
+	case r.dirty <- struct{}{}:
+	default: // persist will see this change with the one pending
+	}
+}
+
+// saveLocked writes the whole registry now, with the change the caller
+// made; the caller holds saveMu and mu.
 func (r *registry) saveLocked() error {
+	r.version++
+	if err := r.store.save(r.snapshotLocked()); err != nil {
+		return err
+	}
+	r.saved = r.version
+	return nil
+}
+
+// flush writes the registry if it changed since the last write.
+func (r *registry) flush() error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	r.mu.Lock()
+	if r.version == r.saved {
+		r.mu.Unlock()
+		return nil
+	}
+	v, st := r.version, r.snapshotLocked()
+	r.mu.Unlock()
+	if err := r.store.save(st); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.saved = max(r.saved, v)
+	r.mu.Unlock()
+	return nil
+}
+
+// persistRetry is how soon a failed write is tried again.
+const persistRetry = time.Second
+
+// persist writes the changes gossip brings until stop closes, then writes
+// what is left. A failed write is reported and tried again.
+func (r *registry) persist(stop <-chan struct{}, report func(error)) {
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-stop:
+			if err := r.flush(); err != nil {
+				report(err)
+			}
+			return
+		case <-r.dirty:
+		case <-retry:
+		}
+		retry = nil
+		if err := r.flush(); err != nil {
+			report(err)
+			retry = time.After(persistRetry)
+		}
+	}
+}
+
+// snapshotLocked is the state to write.
+func (r *registry) snapshotLocked() state {
 	st := r.st
 	st.Members = r.listLocked()
 	st.Unregistered = make([]Tombstone, 0, len(r.tombstones))
@@ -50,7 +129,7 @@ func (r *registry) saveLocked() error {
 		st.Exiled = append(st.Exiled, t)
 	}
 	sort.Slice(st.Exiled, func(i, j int) bool { return st.Exiled[i].Name < st.Exiled[j].Name })
-	return r.store.save(st)
+	return st
 }
 
 func (r *registry) listLocked() []Member {
@@ -112,6 +191,8 @@ func (r *registry) exiled(name, id string) bool {
 // lift forgets the exile of these members: an explicit register-node
 // brings this node back into their cluster.
 func (r *registry) lift(members []Member) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed := false
@@ -173,13 +254,7 @@ func (r *registry) observe(name string, info NodeInfo, addr string, status Statu
 		return Event{}, false, nil
 	}
 	r.members[name] = m
-	if err := r.saveLocked(); err != nil {
-		*m = prev
-		if !known {
-			delete(r.members, name)
-		}
-		return Event{}, false, err
-	}
+	r.changedLocked()
 	return Event{Type: typ, Member: *m}, true, nil
 }
 
@@ -193,10 +268,7 @@ func (r *registry) setStatus(name string, status Status) (Event, bool, error) {
 	}
 	prev := *m
 	m.Status, m.Since = status, r.now()
-	if err := r.saveLocked(); err != nil {
-		*m = prev
-		return Event{}, false, err
-	}
+	r.changedLocked()
 	return Event{Type: transition(prev.Status, status, true), Member: *m}, true, nil
 }
 
@@ -218,6 +290,8 @@ func transition(from, to Status, known bool) EventType {
 
 // unregister removes a member for good and records its tombstone.
 func (r *registry) unregister(t Tombstone) (Event, bool, error) {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key := tombKey(t.Name, t.ID)
@@ -278,9 +352,7 @@ func (r *registry) merge(members []Member, tombs []Tombstone) ([]Event, error) {
 	if !changed {
 		return nil, nil
 	}
-	if err := r.saveLocked(); err != nil {
-		return nil, err
-	}
+	r.changedLocked()
 	return events, nil
 }
 
@@ -288,6 +360,8 @@ func (r *registry) merge(members []Member, tombs []Tombstone) ([]Event, error) {
 // the former peers are exiled so their gossip (they may keep sending to
 // this address for a while) does not pull it back in.
 func (r *registry) reset(self Member) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -109,8 +110,16 @@ func TestRegistryTransitionsAndTombstones(t *testing.T) {
 	_, changed, _ = r.observe("x", NodeInfo{ID: "x2", ClientHost: "h"}, "1.2.3.4:1", StatusAlive)
 	require.True(t, changed)
 
-	// Everything survives a reload.
+	// What gossip taught is written by the next flush (persist's work);
+	// the unregistration was written before it returned.
 	st, _, err := s.load()
+	require.NoError(t, err)
+	_, listed := newRegistry(s, st, time.Now).get("x")
+	require.False(t, listed, "unregistered, and x2 not written yet")
+	require.NoError(t, r.flush())
+
+	// Everything survives a reload.
+	st, _, err = s.load()
 	require.NoError(t, err)
 	r2 := newRegistry(s, st, time.Now)
 	m, ok := r2.get("x")
@@ -144,4 +153,33 @@ func TestBroadcasterDropsSlowSubscriber(t *testing.T) {
 	require.Equal(t, EventJoin, (<-slow).Type)
 	_, open := <-slow
 	require.False(t, open, "a subscriber that fell behind is closed, not blocking")
+}
+
+func TestRegistryPersistWritesGossipChangesSoonAndAtStop(t *testing.T) {
+	s := store{dir: t.TempDir()}
+	r := newRegistry(s, state{Cluster: "c", Name: "self", NodeID: "s"}, time.Now)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		r.persist(stop, func(err error) { t.Error(err) })
+	}()
+	onDisk := func(name string) bool {
+		st, _, err := s.load()
+		if err != nil {
+			return false
+		}
+		_, ok := newRegistry(s, st, time.Now).get(name)
+		return ok
+	}
+	for i := range 50 { // a burst, as a join into a large cluster brings
+		_, _, err := r.observe(fmt.Sprintf("m%d", i), NodeInfo{ID: fmt.Sprint(i), ClientHost: "h"}, "a", StatusAlive)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return onDisk("m49") }, 5*time.Second, 10*time.Millisecond)
+
+	_, _, err := r.observe("last", NodeInfo{ID: "l", ClientHost: "h"}, "a", StatusAlive)
+	require.NoError(t, err)
+	close(stop)
+	<-done
+	require.True(t, onDisk("last"), "written before persist returned")
 }
