@@ -155,14 +155,10 @@ func New(cfg Config) (*Cluster, error) {
 	// Peers last seen alive are unconfirmed until gossip hears from them.
 	for _, m := range c.reg.list() {
 		if m.Name != cfg.Name && m.Status == StatusAlive {
-			if _, _, err := c.reg.setStatus(m.Name, StatusSuspect); err != nil {
-				return nil, err
-			}
+			c.reg.setStatus(m.Name, StatusSuspect)
 		}
 	}
-	if _, _, err := c.reg.observe(cfg.Name, c.info, c.advertiseAddr(), StatusAlive); err != nil {
-		return nil, err
-	}
+	c.reg.observe(cfg.Name, c.info, c.advertiseAddr(), StatusAlive)
 	// A data directory that cannot be written stops the start here.
 	if err := c.reg.flush(); err != nil {
 		return nil, err
@@ -344,8 +340,8 @@ func (c *Cluster) observeMember(m serf.Member, status Status) {
 		return
 	}
 	addr := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
-	ev, changed, err := c.reg.observe(m.Name, info, addr, status)
-	c.publish(ev, changed, err)
+	ev, changed := c.reg.observe(m.Name, info, addr, status)
+	c.publish(ev, changed, nil)
 }
 
 func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
@@ -470,9 +466,9 @@ func (c *Cluster) SetClients(n int) error {
 			return fmt.Errorf("gossip: update tags: %w", err)
 		}
 	}
-	ev, changed, err := c.reg.observe(c.cfg.Name, info, c.advertiseAddr(), StatusAlive)
-	c.publish(ev, changed, err)
-	return err
+	ev, changed := c.reg.observe(c.cfg.Name, info, c.advertiseAddr(), StatusAlive)
+	c.publish(ev, changed, nil)
+	return nil
 }
 
 // Leave announces this node's departure, so peers show it left at once.

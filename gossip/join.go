@@ -119,11 +119,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
 		}
 	}
-	events, err := c.reg.merge(intro.Members, intro.Tombstones)
-	if err != nil {
-		return Introduction{}, err
-	}
-	for _, ev := range events {
+	for _, ev := range c.reg.merge(intro.Members, intro.Tombstones) {
 		c.publish(ev, true, nil)
 	}
 	if opts.Wait {

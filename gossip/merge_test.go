@@ -12,8 +12,7 @@ import (
 // as serf calls it: every member with status "none" unless it left.
 func TestMergeDelegateRefusesAliveMessagesOfRefusedNodes(t *testing.T) {
 	r := newRegistry(store{dir: t.TempDir()}, state{Cluster: "c", Name: "self", NodeID: "s1"}, time.Now)
-	_, _, err := r.observe("peer", NodeInfo{ID: "p1", ClientHost: "h"}, "a", StatusAlive)
-	require.NoError(t, err)
+	r.observe("peer", NodeInfo{ID: "p1", ClientHost: "h"}, "a", StatusAlive)
 	// Unregistered from the cluster: "peer" is exiled.
 	require.NoError(t, r.reset(Member{Name: "self", Info: NodeInfo{ID: "s2"}, Status: StatusAlive}))
 	d := &mergeDelegate{c: &Cluster{cfg: Config{Name: "self"}, reg: r}}

@@ -231,11 +231,11 @@ func (r *registry) counts() map[Status]int {
 
 // observe records what gossip says about a member: its info, address and
 // status. It returns the event to report, if anything changed.
-func (r *registry) observe(name string, info NodeInfo, addr string, status Status) (Event, bool, error) {
+func (r *registry) observe(name string, info NodeInfo, addr string, status Status) (Event, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dead := r.tombstones[tombKey(name, info.ID)]; dead {
-		return Event{}, false, nil
+		return Event{}, false
 	}
 	m, known := r.members[name]
 	if !known {
@@ -251,25 +251,25 @@ func (r *registry) observe(name string, info NodeInfo, addr string, status Statu
 	case prev.Info != info || prev.Addr != addr:
 		typ = EventUpdate
 	default:
-		return Event{}, false, nil
+		return Event{}, false
 	}
 	r.members[name] = m
 	r.changedLocked()
-	return Event{Type: typ, Member: *m}, true, nil
+	return Event{Type: typ, Member: *m}, true
 }
 
 // setStatus changes only the status of a known member.
-func (r *registry) setStatus(name string, status Status) (Event, bool, error) {
+func (r *registry) setStatus(name string, status Status) (Event, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, ok := r.members[name]
 	if !ok || m.Status == status {
-		return Event{}, false, nil
+		return Event{}, false
 	}
 	prev := *m
 	m.Status, m.Since = status, r.now()
 	r.changedLocked()
-	return Event{Type: transition(prev.Status, status, true), Member: *m}, true, nil
+	return Event{Type: transition(prev.Status, status, true), Member: *m}, true
 }
 
 func transition(from, to Status, known bool) EventType {
@@ -320,7 +320,7 @@ func (r *registry) unregister(t Tombstone) (Event, bool, error) {
 // merge adds what another node's registry knows and this one does not:
 // members never seen here and tombstones. Gossip corrects statuses later;
 // members this node already tracks keep their own view.
-func (r *registry) merge(members []Member, tombs []Tombstone) ([]Event, error) {
+func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var events []Event
@@ -350,10 +350,10 @@ func (r *registry) merge(members []Member, tombs []Tombstone) ([]Event, error) {
 		events = append(events, Event{Type: transition("", m.Status, false), Member: m})
 	}
 	if !changed {
-		return nil, nil
+		return nil
 	}
 	r.changedLocked()
-	return events, nil
+	return events
 }
 
 // reset forgets the cluster: only this node remains, under a new id, and

@@ -118,8 +118,8 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			jitter := time.Duration(rand.Int64N(int64(b.delay/4) + 1))
 			b.next = time.Now().Add(b.delay + jitter)
 			if m.Status == StatusSuspect {
-				ev, changed, serr := c.reg.setStatus(m.Name, StatusFailed)
-				c.publish(ev, changed, serr)
+				ev, changed := c.reg.setStatus(m.Name, StatusFailed)
+				c.publish(ev, changed, nil)
 			}
 			if isolated {
 				c.mu.Lock()

@@ -79,35 +79,34 @@ func TestRegistryTransitionsAndTombstones(t *testing.T) {
 	r := newRegistry(s, state{Cluster: "c", Name: "self", NodeID: "s"}, func() time.Time { clock = clock.Add(time.Second); return clock })
 	info := NodeInfo{ID: "x1", ClientHost: "h"}
 
-	ev, changed, err := r.observe("x", info, "1.2.3.4:1", StatusAlive)
-	require.NoError(t, err)
+	ev, changed := r.observe("x", info, "1.2.3.4:1", StatusAlive)
 	require.True(t, changed)
 	require.Equal(t, EventJoin, ev.Type)
 
-	_, changed, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	_, changed = r.observe("x", info, "1.2.3.4:1", StatusAlive)
 	require.False(t, changed, "nothing new")
 
-	ev, _, _ = r.observe("x", info, "1.2.3.4:1", StatusSuspect)
+	ev, _ = r.observe("x", info, "1.2.3.4:1", StatusSuspect)
 	require.Equal(t, EventSuspect, ev.Type)
-	ev, _, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	ev, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
 	require.Equal(t, EventUpdate, ev.Type, "a refuted suspicion")
-	ev, _, _ = r.observe("x", info, "1.2.3.4:1", StatusFailed)
+	ev, _ = r.observe("x", info, "1.2.3.4:1", StatusFailed)
 	require.Equal(t, EventFail, ev.Type)
 	since := ev.Member.Since
-	ev, _, _ = r.observe("x", info, "1.2.3.4:2", StatusFailed)
+	ev, _ = r.observe("x", info, "1.2.3.4:2", StatusFailed)
 	require.Equal(t, EventUpdate, ev.Type)
 	require.Equal(t, since, ev.Member.Since, "an address change is not a status change")
 
 	// Unregistered: removed, and the same node id is refused afterwards.
-	ev, changed, err = r.unregister(Tombstone{Name: "x", ID: "x1", At: clock})
+	ev, changed, err := r.unregister(Tombstone{Name: "x", ID: "x1", At: clock})
 	require.NoError(t, err)
 	require.True(t, changed)
 	require.Equal(t, EventRemove, ev.Type)
-	_, changed, _ = r.observe("x", info, "1.2.3.4:1", StatusAlive)
+	_, changed = r.observe("x", info, "1.2.3.4:1", StatusAlive)
 	require.False(t, changed)
 	require.True(t, r.refused("x", "x1"))
 	// A new node under the name may come.
-	_, changed, _ = r.observe("x", NodeInfo{ID: "x2", ClientHost: "h"}, "1.2.3.4:1", StatusAlive)
+	_, changed = r.observe("x", NodeInfo{ID: "x2", ClientHost: "h"}, "1.2.3.4:1", StatusAlive)
 	require.True(t, changed)
 
 	// What gossip taught is written by the next flush (persist's work);
@@ -131,8 +130,7 @@ func TestRegistryTransitionsAndTombstones(t *testing.T) {
 func TestRegistryResetExilesFormerPeersUntilLifted(t *testing.T) {
 	s := store{dir: t.TempDir()}
 	r := newRegistry(s, state{Cluster: "c", Name: "self", NodeID: "s"}, time.Now)
-	_, _, err := r.observe("peer", NodeInfo{ID: "p1", ClientHost: "h"}, "a", StatusAlive)
-	require.NoError(t, err)
+	r.observe("peer", NodeInfo{ID: "p1", ClientHost: "h"}, "a", StatusAlive)
 	require.NoError(t, r.reset(Member{Name: "self", Info: NodeInfo{ID: "s2"}, Status: StatusAlive}))
 	require.Len(t, r.list(), 1)
 	require.True(t, r.exiled("peer", "p1"))
@@ -172,13 +170,11 @@ func TestRegistryPersistWritesGossipChangesSoonAndAtStop(t *testing.T) {
 		return ok
 	}
 	for i := range 50 { // a burst, as a join into a large cluster brings
-		_, _, err := r.observe(fmt.Sprintf("m%d", i), NodeInfo{ID: fmt.Sprint(i), ClientHost: "h"}, "a", StatusAlive)
-		require.NoError(t, err)
+		r.observe(fmt.Sprintf("m%d", i), NodeInfo{ID: fmt.Sprint(i), ClientHost: "h"}, "a", StatusAlive)
 	}
 	require.Eventually(t, func() bool { return onDisk("m49") }, 5*time.Second, 10*time.Millisecond)
 
-	_, _, err := r.observe("last", NodeInfo{ID: "l", ClientHost: "h"}, "a", StatusAlive)
-	require.NoError(t, err)
+	r.observe("last", NodeInfo{ID: "l", ClientHost: "h"}, "a", StatusAlive)
 	close(stop)
 	<-done
 	require.True(t, onDisk("last"), "written before persist returned")
