@@ -300,11 +300,7 @@ func (c *Cluster) Subscribe(buffer int) (<-chan Event, func()) { return c.bus.su
 // Profile is the gossip profile in use.
 func (c *Cluster) Profile() Profile { return c.cfg.Profile }
 
-func (c *Cluster) publish(ev Event, changed bool, err error) {
-	if err != nil {
-		c.log.Error().Err(err).Msg("gossip: cannot persist membership change")
-		return
-	}
+func (c *Cluster) publish(ev Event, changed bool) {
 	if !changed {
 		return
 	}
@@ -341,7 +337,7 @@ func (c *Cluster) observeMember(m serf.Member, status Status) {
 	}
 	addr := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
 	ev, changed := c.reg.observe(m.Name, info, addr, status)
-	c.publish(ev, changed, nil)
+	c.publish(ev, changed)
 }
 
 func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
@@ -434,7 +430,11 @@ func (c *Cluster) applyTombstone(t Tombstone) {
 		return
 	}
 	ev, changed, err := c.reg.unregister(t)
-	c.publish(ev, changed, err)
+	if err != nil {
+		c.log.Error().Err(err).Str("member", t.Name).Msg("gossip: cannot persist an unregistration")
+	} else {
+		c.publish(ev, changed)
+	}
 	if s, serr := c.current(); serr == nil {
 		if m, ok := findSerfMember(s, t.Name); ok && m.Status != serf.StatusAlive {
 			_ = s.RemoveFailedNodePrune(t.Name)
@@ -467,7 +467,7 @@ func (c *Cluster) SetClients(n int) error {
 		}
 	}
 	ev, changed := c.reg.observe(c.cfg.Name, info, c.advertiseAddr(), StatusAlive)
-	c.publish(ev, changed, nil)
+	c.publish(ev, changed)
 	return nil
 }
 

@@ -120,7 +120,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		}
 	}
 	for _, ev := range c.reg.merge(intro.Members, intro.Tombstones) {
-		c.publish(ev, true, nil)
+		c.publish(ev, true)
 	}
 	if opts.Wait {
 		if err := c.waitAlive(ctx, intro); err != nil {
@@ -257,7 +257,7 @@ func (c *Cluster) Unregister(name string) error {
 	if err != nil {
 		return err
 	}
-	c.publish(ev, changed, nil)
+	c.publish(ev, changed)
 	payload, _ := json.Marshal(t)
 	if err := s.UserEvent(unregisterEvent, payload, false); err != nil {
 		return fmt.Errorf("gossip: broadcast unregister: %w", err)
@@ -324,7 +324,7 @@ func (c *Cluster) becomeStandalone() error {
 	}
 	for _, m := range old {
 		if m.Name != c.cfg.Name {
-			c.publish(Event{Type: EventRemove, Member: m}, true, nil)
+			c.publish(Event{Type: EventRemove, Member: m}, true)
 		}
 	}
 	c.mu.Lock()

@@ -119,7 +119,7 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			b.next = time.Now().Add(b.delay + jitter)
 			if m.Status == StatusSuspect {
 				ev, changed := c.reg.setStatus(m.Name, StatusFailed)
-				c.publish(ev, changed, nil)
+				c.publish(ev, changed)
 			}
 			if isolated {
 				c.mu.Lock()
