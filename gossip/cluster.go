@@ -98,6 +98,10 @@ type Cluster struct {
 	closed   bool
 	leaving  bool
 	resetErr error
+	// movedFrom is the gossip address the data directory recorded for this
+	// node when it differs from the one it starts with; reclaimLoop runs
+	// once for it.
+	movedFrom string
 
 	persistStop chan struct{} // closed by Shutdown: registry.persist writes the rest and ends
 	persistDone chan struct{}
@@ -157,6 +161,9 @@ func New(cfg Config) (*Cluster, error) {
 		if m.Name != cfg.Name && m.Status == StatusAlive {
 			c.reg.setStatus(m.Name, StatusSuspect)
 		}
+	}
+	if prev, ok := c.reg.get(cfg.Name); ok && prev.Addr != "" && prev.Addr != c.advertiseAddr() && len(c.reg.list()) > 1 {
+		c.movedFrom = prev.Addr
 	}
 	c.reg.observe(cfg.Name, c.info, c.advertiseAddr(), StatusAlive)
 	// A data directory that cannot be written stops the start here.
@@ -264,6 +271,11 @@ func (c *Cluster) startSerfLocked() error {
 	go c.handleEvents(events, c.stop)
 	go c.pollStatuses(s, c.stop)
 	go c.rejoinLoop(c.stop)
+	if c.movedFrom != "" {
+		c.loops.Add(1)
+		go c.reclaimLoop(c.stop, c.movedFrom)
+		c.movedFrom = ""
+	}
 	return nil
 }
 
