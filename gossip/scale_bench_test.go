@@ -255,12 +255,13 @@ func (s *sim) joinWave(b *testing.B, nodes []*simNode) int {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			_, err := nd.c.JoinVia(ctx, contact.addr, JoinOptions{Strict: true, Wait: true})
+			intro, err := nd.c.JoinVia(ctx, contact.addr, JoinOptions{Strict: true, Wait: true})
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
 				if late.Add(1) <= 3 {
 					// What it waited for: the next thing to look at.
 					fmt.Fprintf(os.Stderr, "sim: %s through %s: %v\n", nd.c.cfg.Name, contact.c.cfg.Name, err)
+					s.explain(nd, intro)
 				}
 			case err != nil:
 				errs <- fmt.Errorf("%s through %s: %w", nd.c.cfg.Name, contact.c.cfg.Name, err)
@@ -281,6 +282,48 @@ func (s *sim) joinWave(b *testing.B, nodes []*simNode) int {
 		b.Fatal(err)
 	}
 	return int(late.Load())
+}
+
+// explain prints, for each member the contact listed alive that nd does
+// not hold alive, how nd, the member itself and the whole simulation see
+// it.
+func (s *sim) explain(nd *simNode, intro Introduction) {
+	for _, want := range intro.Members {
+		if want.Status != StatusAlive || want.Name == nd.c.cfg.Name {
+			continue
+		}
+		if cur, ok := nd.c.Member(want.Name); ok && cur.Status == StatusAlive {
+			continue
+		}
+		views := map[string]int{}
+		var self string
+		for _, o := range s.nodes {
+			srf, err := o.c.current()
+			if err != nil {
+				continue
+			}
+			for _, m := range srf.Members() {
+				if m.Name != want.Name {
+					continue
+				}
+				if o.c.cfg.Name == want.Name {
+					self = m.Status.String()
+				} else {
+					views[m.Status.String()]++
+				}
+			}
+		}
+		reg, _ := nd.c.Member(want.Name)
+		srf, _ := nd.c.current()
+		var here string
+		if srf != nil {
+			if m, ok := findSerfMember(srf, want.Name); ok {
+				here = m.Status.String()
+			}
+		}
+		fmt.Fprintf(os.Stderr, "sim:   %s: registry here %q, serf here %q, itself %q, the others' serf %v\n",
+			want.Name, reg.Status, here, self, views)
+	}
 }
 
 // waitFor polls nodes (every 10 ms) until cond holds for all of them and

@@ -88,7 +88,8 @@ func (s store) read(name string) (state, error) {
 	if env.Format != stateFormat {
 		return state{}, fmt.Errorf("gossip: %s: unknown format %d", name, env.Format)
 	}
-	// The file is indented for people; the checksum covers the compact form.
+	// The checksum covers the compact form: files written indented by
+	// earlier versions load too.
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, env.State); err != nil {
 		return state{}, fmt.Errorf("gossip: %s: %w", name, err)
@@ -110,7 +111,7 @@ func (s store) save(st state) error {
 		return fmt.Errorf("gossip: encode state: %w", err)
 	}
 	sum := sha256.Sum256(raw)
-	b, err := json.MarshalIndent(envelope{Format: stateFormat, SHA256: hex.EncodeToString(sum[:]), State: raw}, "", " ")
+	b, err := json.Marshal(envelope{Format: stateFormat, SHA256: hex.EncodeToString(sum[:]), State: raw})
 	if err != nil {
 		return fmt.Errorf("gossip: encode state: %w", err)
 	}

@@ -363,9 +363,11 @@ func idle(ctx context.Context, o options, a agent, nodes []*node, res *result, l
 	}
 	for i, nd := range nodes {
 		res.cpu = append(res.cpu, 100*(cpuSeconds(nd.pid())-cpu0[i])/wall)
-		rss, pss := memory(nd.pid())
-		res.rss = append(res.rss, rss)
-		res.pss = append(res.pss, pss)
+		m := memory(nd.pid())
+		res.rss = append(res.rss, m.rss)
+		res.pss = append(res.pss, m.pss)
+		res.rssFile = append(res.rssFile, m.file)
+		res.rssAnon = append(res.rssAnon, m.anon)
 	}
 	if rb, ok := a.(restBench); ok {
 		lat, size, err := rb.RESTLatency(ctx, nodes[0], o.restSamples)

@@ -28,6 +28,9 @@ type result struct {
 	killsSince []time.Duration
 
 	cpu, rss, pss []float64 // per node over the idle window: %, bytes, bytes
+	// rssFile and rssAnon split rss: mapped file pages (the executable and
+	// shared libraries) and the process's own memory (heap, stacks).
+	rssFile, rssAnon []float64
 	bytesPerSec   float64   // gossip bytes sent per node per second, idle
 	bytesOK       bool
 	bytesNote     string
@@ -102,11 +105,21 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100
 }
 
-// memory is the process's resident set (VmRSS) and proportional set (Pss:
-// pages shared with other processes, such as the binary's, split among
-// them), in bytes.
-func memory(pid int) (rss, pss float64) {
-	return kbField("/proc/"+strconv.Itoa(pid)+"/status", "VmRSS:"), kbField("/proc/"+strconv.Itoa(pid)+"/smaps_rollup", "Pss:")
+// memUse is a process's memory in bytes: its resident set (VmRSS), split
+// into mapped file pages (RssFile: the executable and shared libraries,
+// which the kernel maps in blocks around each page touched) and its own
+// memory (RssAnon: heap and stacks), and its proportional set (Pss: pages
+// shared with other processes, such as the binary's, split among them).
+type memUse struct{ rss, file, anon, pss float64 }
+
+func memory(pid int) memUse {
+	status := "/proc/" + strconv.Itoa(pid) + "/status"
+	return memUse{
+		rss:  kbField(status, "VmRSS:"),
+		file: kbField(status, "RssFile:"),
+		anon: kbField(status, "RssAnon:"),
+		pss:  kbField("/proc/"+strconv.Itoa(pid)+"/smaps_rollup", "Pss:"),
+	}
 }
 
 func kbField(path, key string) float64 {
@@ -288,6 +301,8 @@ func printTable(out io.Writer, o options, env *machine, results []*result) {
 	}
 	add("resident memory (VmRSS), median", func(x *result) string { return fmtMiB(medianFloat(x.rss)) },
 		fmt.Sprintf("≤ %s (%s)", fmtMiB(rssTarget), rssWhy), verdict(medianFloat(r.rss) <= rssTarget))
+	add("  of which mapped files (RssFile), median", func(x *result) string { return fmtMiB(medianFloat(x.rssFile)) }, "", nil)
+	add("  of which heap and stacks (RssAnon), median", func(x *result) string { return fmtMiB(medianFloat(x.rssAnon)) }, "", nil)
 	add("  shared pages split (Pss), median", func(x *result) string { return fmtMiB(medianFloat(x.pss)) }, "", nil)
 	add("CPU, median", func(x *result) string { return fmt.Sprintf("%.2f %%", medianFloat(x.cpu)) }, "reported", nil)
 	add("gossip bytes sent per second", func(x *result) string {
