@@ -257,7 +257,10 @@ func (c *Cluster) startSerfLocked() error {
 	// restarted at a new address while its old incarnation still looked
 	// alive.
 	sc.EnableNameConflictResolution = false
-	sc.Merge = &mergeDelegate{c: c}
+	// memberlist's merge and alive delegate, set here rather than as serf's
+	// Config.Merge (merge.go says why); serf leaves them alone then.
+	md := &mergeDelegate{c: c}
+	mc.Merge, mc.Alive = md, md
 	if keyring != nil {
 		sc.KeyringFile = c.KeyringPath()
 	}

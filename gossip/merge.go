@@ -2,8 +2,10 @@ package gossip
 
 import (
 	"fmt"
+	"sync"
 
-	"github.com/hashicorp/serf/serf"
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/memberlist"
 )
 
 // mergeDelegate refuses gossip from nodes that must not be in the cluster:
@@ -11,29 +13,74 @@ import (
 // cluster this node was unregistered from (exiled), or a node that uses
 // this node's name with another id.
 //
-// serf calls it in two ways, and hands every member over with status
-// "none" unless memberlist says it left, so alive and dead look alike:
-//   - with one member for every alive message (memberlist's alive
-//     delegate), and for a joining node's own state: that member is alive,
-//     and refusing it drops just that message or that join;
-//   - with a whole cluster's state when this node joins it: that state may
-//     still list unregistered nodes as dead, so it is not refused for
-//     them; each alive member in it comes through the first way too.
+// memberlist calls it in two ways:
+//   - for every alive message (NotifyAlive), and with a joining node's
+//     own state (NotifyMerge with one node): that node is alive, and
+//     refusing it drops just that message or that join;
+//   - with a whole cluster's state when this node joins it or exchanges
+//     state with a member: that state may still list unregistered nodes
+//     as dead, so it is not refused for them; each alive node in it comes
+//     through the first way too.
+//
+// It is memberlist's delegate, not serf's (serf's Config.Merge stays nil):
+// serf's wrapper decodes every node's tags, with a new msgpack handle each
+// time, for every alive message and for every entry of every state
+// exchanged, before calling its Merge delegate. That was 14 to 17 % of the
+// CPU of the in-process simulation at 100 to 250 nodes. This one reads only
+// the node id, only when it must, and remembers it per metadata.
 type mergeDelegate struct {
-	c *Cluster
+	c      *Cluster
+	handle codec.MsgpackHandle
+
+	mu  sync.Mutex
+	ids map[string]string // node metadata → node id
 }
 
-func (d *mergeDelegate) NotifyMerge(members []*serf.Member) error {
-	if len(members) != 1 || members[0].Status == serf.StatusLeft {
+// maxCachedIDs bounds mergeDelegate.ids; metadata changes (client counts)
+// leave old entries behind, so the map is emptied when it is full.
+const maxCachedIDs = 4096
+
+func (d *mergeDelegate) NotifyMerge(nodes []*memberlist.Node) error {
+	if len(nodes) != 1 {
 		return nil
 	}
-	m := members[0]
-	id := m.Tags[tagID]
-	if d.c.reg.refused(m.Name, id) {
-		return fmt.Errorf("gossip: node %s (id %s) was unregistered, or this node was unregistered from its cluster", m.Name, id)
+	return d.check(nodes[0])
+}
+
+func (d *mergeDelegate) NotifyAlive(n *memberlist.Node) error { return d.check(n) }
+
+func (d *mergeDelegate) check(n *memberlist.Node) error {
+	if n.State == memberlist.StateLeft {
+		return nil // news of a departure is harmless
 	}
-	if m.Name == d.c.cfg.Name && id != d.c.reg.nodeID() {
-		return fmt.Errorf("gossip: node %s (id %s) uses this node's name", m.Name, id)
+	id := d.nodeID(n.Meta)
+	if d.c.reg.refused(n.Name, id) {
+		return fmt.Errorf("gossip: node %s (id %s) was unregistered, or this node was unregistered from its cluster", n.Name, id)
+	}
+	if n.Name == d.c.cfg.Name && id != d.c.reg.nodeID() {
+		return fmt.Errorf("gossip: node %s (id %s) uses this node's name", n.Name, id)
 	}
 	return nil
+}
+
+// nodeID reads the node id tag from serf-encoded metadata ("" when there is
+// none or it cannot be read).
+func (d *mergeDelegate) nodeID(meta []byte) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if id, ok := d.ids[string(meta)]; ok {
+		return id
+	}
+	var id string
+	if len(meta) > 0 && meta[0] == tagMagicByte {
+		var tags map[string]string
+		if err := codec.NewDecoderBytes(meta[1:], &d.handle).Decode(&tags); err == nil {
+			id = tags[tagID]
+		}
+	}
+	if d.ids == nil || len(d.ids) >= maxCachedIDs {
+		d.ids = make(map[string]string)
+	}
+	d.ids[string(meta)] = id
+	return id
 }

@@ -4,12 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/serf/serf"
+	"github.com/hashicorp/memberlist"
 	"github.com/stretchr/testify/require"
 )
 
 // TestMergeDelegateRefusesAliveMessagesOfRefusedNodes checks the delegate
-// as serf calls it: every member with status "none" unless it left.
+// as memberlist calls it: one node for an alive message or a joining
+// node's state, many for a cluster's state.
 func TestMergeDelegateRefusesAliveMessagesOfRefusedNodes(t *testing.T) {
 	r := newRegistry(store{dir: t.TempDir()}, state{Cluster: "c", Name: "self", NodeID: "s1"}, time.Now)
 	r.observe("peer", NodeInfo{ID: "p1", ClientHost: "h"}, "a", StatusAlive)
@@ -17,16 +18,26 @@ func TestMergeDelegateRefusesAliveMessagesOfRefusedNodes(t *testing.T) {
 	require.NoError(t, r.reset(Member{Name: "self", Info: NodeInfo{ID: "s2"}, Status: StatusAlive}))
 	d := &mergeDelegate{c: &Cluster{cfg: Config{Name: "self"}, reg: r}}
 
-	member := func(name, id string, st serf.MemberStatus) *serf.Member {
-		return &serf.Member{Name: name, Tags: map[string]string{tagID: id}, Status: st}
+	node := func(name, id string, st memberlist.NodeStateType) *memberlist.Node {
+		meta, err := encodeMeta(NodeInfo{ID: id, ClientHost: "h", GRPCPort: 8124, HTTPPort: 8024, InternalPort: 8224}.Tags())
+		require.NoError(t, err)
+		return &memberlist.Node{Name: name, Meta: meta, State: st}
 	}
-	// One member: an alive message, or a joining node's own state.
-	require.ErrorContains(t, d.NotifyMerge([]*serf.Member{member("peer", "p1", serf.StatusNone)}), "node peer (id p1) was unregistered")
-	require.ErrorContains(t, d.NotifyMerge([]*serf.Member{member("self", "s1", serf.StatusNone)}), "uses this node's name")
-	require.NoError(t, d.NotifyMerge([]*serf.Member{member("self", "s2", serf.StatusNone)}))
-	require.NoError(t, d.NotifyMerge([]*serf.Member{member("peer", "p2", serf.StatusNone)}), "the same name under a new id is another node")
-	require.NoError(t, d.NotifyMerge([]*serf.Member{member("peer", "p1", serf.StatusLeft)}), "news of a departure is harmless")
+	alive := memberlist.StateAlive
+	// One node: an alive message, or a joining node's own state.
+	for _, notify := range []func(n *memberlist.Node) error{
+		d.NotifyAlive,
+		func(n *memberlist.Node) error { return d.NotifyMerge([]*memberlist.Node{n}) },
+	} {
+		require.ErrorContains(t, notify(node("peer", "p1", alive)), "node peer (id p1) was unregistered")
+		require.ErrorContains(t, notify(node("self", "s1", alive)), "uses this node's name")
+		require.NoError(t, notify(node("self", "s2", alive)))
+		require.NoError(t, notify(node("peer", "p2", alive)), "the same name under a new id is another node")
+		require.NoError(t, notify(node("peer", "p1", memberlist.StateLeft)), "news of a departure is harmless")
+	}
+	// Metadata without readable tags has no id: it is not the refused node.
+	require.NoError(t, d.NotifyAlive(&memberlist.Node{Name: "peer", Meta: []byte{tagMagicByte, 0xc1}}))
 	// A cluster's whole state, which may still list refused nodes as dead:
 	// its alive members come one by one as alive messages.
-	require.NoError(t, d.NotifyMerge([]*serf.Member{member("other", "o1", serf.StatusNone), member("peer", "p1", serf.StatusNone)}))
+	require.NoError(t, d.NotifyMerge([]*memberlist.Node{node("other", "o1", alive), node("peer", "p1", memberlist.StateDead)}))
 }

@@ -123,14 +123,20 @@ func DecodeTags(t map[string]string) (NodeInfo, error) {
 // tagMagicByte prefixes serf's msgpack-encoded tags (serf's own constant).
 const tagMagicByte byte = 255
 
-// encodedSize is the size serf's encoding of tags will have.
-func encodedSize(tags map[string]string) (int, error) {
+// encodeMeta encodes tags as serf does into memberlist's node metadata.
+func encodeMeta(tags map[string]string) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte(tagMagicByte)
 	if err := codec.NewEncoder(&buf, &codec.MsgpackHandle{}).Encode(tags); err != nil {
-		return 0, fmt.Errorf("gossip: encode node metadata: %w", err)
+		return nil, fmt.Errorf("gossip: encode node metadata: %w", err)
 	}
-	return buf.Len(), nil
+	return buf.Bytes(), nil
+}
+
+// encodedSize is the size serf's encoding of tags will have.
+func encodedSize(tags map[string]string) (int, error) {
+	b, err := encodeMeta(tags)
+	return len(b), err
 }
 
 // CheckMetaSize refuses metadata that would not fit memberlist's limit and
