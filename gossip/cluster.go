@@ -396,37 +396,67 @@ func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
 	}
 }
 
-// pollStatuses reconciles the registry with serf and samples memberlist's
-// suspect states, which serf reports no event for.
+// pollStatuses samples memberlist's suspect states, which serf reports no
+// event for, and now and then reconciles the registry with serf's member
+// list in case an event was missed. The sampling reads memberlist's node
+// list, which is pointers; serf's list copies every member with its tags,
+// and doing that four times a second on every node cost more than the
+// probing itself at a few hundred nodes.
 func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 	defer c.loops.Done()
-	t := time.NewTicker(c.cfg.Profile.StatusPoll)
+	p := c.cfg.Profile
+	t := time.NewTicker(p.StatusPoll)
 	defer t.Stop()
-	for {
+	reconcileEvery := max(1, int(reconcileInterval/p.StatusPoll))
+	for tick := 1; ; tick++ {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		suspect := map[string]bool{}
 		for _, n := range s.Memberlist().Members() {
-			if n.State == memberlist.StateSuspect {
-				suspect[n.Name] = true
-			}
-		}
-		for _, m := range s.Members() {
-			st, ok := serfStatus(m.Status)
-			if !ok || m.Name == c.cfg.Name {
+			if n.Name == c.cfg.Name {
 				continue
 			}
-			if st == StatusAlive && suspect[m.Name] {
-				st = StatusSuspect
+			cur, known := c.reg.get(n.Name)
+			switch {
+			case !known:
+			case n.State == memberlist.StateSuspect && cur.Status == StatusAlive:
+				c.publish(c.reg.setStatus(n.Name, StatusSuspect))
+			case n.State == memberlist.StateAlive && cur.Status == StatusSuspect:
+				c.publish(c.reg.setStatus(n.Name, StatusAlive))
 			}
-			if cur, known := c.reg.get(m.Name); known && cur.Status == st {
-				continue
-			}
-			c.observeMember(m, st)
 		}
+		if tick%reconcileEvery == 0 {
+			c.reconcile(s)
+		}
+	}
+}
+
+// reconcileInterval is how often pollStatuses compares the registry with
+// serf's member list.
+const reconcileInterval = 2 * time.Second
+
+// reconcile brings the registry in line with serf's member list.
+func (c *Cluster) reconcile(s *serf.Serf) {
+	suspect := map[string]bool{}
+	for _, n := range s.Memberlist().Members() {
+		if n.State == memberlist.StateSuspect {
+			suspect[n.Name] = true
+		}
+	}
+	for _, m := range s.Members() {
+		st, ok := serfStatus(m.Status)
+		if !ok || m.Name == c.cfg.Name {
+			continue
+		}
+		if st == StatusAlive && suspect[m.Name] {
+			st = StatusSuspect
+		}
+		if cur, known := c.reg.get(m.Name); known && cur.Status == st {
+			continue
+		}
+		c.observeMember(m, st)
 	}
 }
 

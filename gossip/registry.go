@@ -149,12 +149,25 @@ func (r *registry) snapshotLocked() state {
 }
 
 func (r *registry) listLocked() []Member {
+	out := r.unsortedLocked()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (r *registry) unsortedLocked() []Member {
 	out := make([]Member, 0, len(r.members))
 	for _, m := range r.members {
 		out = append(out, *m)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// unsorted lists the members in no particular order, for loops that look
+// at each and need no sorting.
+func (r *registry) unsorted() []Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unsortedLocked()
 }
 
 func (r *registry) list() []Member {

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
-
-	"github.com/hashicorp/serf/serf"
 )
 
 // rejoinState is what the background rejoin reports while this node has no
@@ -45,6 +44,14 @@ func (c *Cluster) RejoinStatus() string {
 // internal host name (so a peer that moved to a new address is found).
 // Serf's own reconnect covers only members it still remembers; after a
 // restart it remembers none.
+//
+// A member that failed less than GossipToTheDeadTime ago is left to
+// memberlist while this node has live peers: memberlist keeps gossiping
+// its death to it, so a member that was only slow hears of it and
+// refutes, and a short partition heals the same way. Rejoining it too
+// would have every node push-pull the whole state with it at once; in a
+// flurry of false failures on an overloaded host that load kept the
+// flurry going (the 250-node simulation, by pprof).
 func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 	defer c.loops.Done()
 	p := c.cfg.Profile
@@ -61,19 +68,24 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 		if err != nil {
 			return
 		}
+		// memberlist lists the nodes it holds alive or suspect (serf's
+		// alive), as pointers; serf's list would copy every member's tags.
 		alive := map[string]bool{}
-		for _, m := range s.Members() {
-			if m.Status == serf.StatusAlive {
-				alive[m.Name] = true
-			}
+		for _, n := range s.Memberlist().Members() {
+			alive[n.Name] = true
 		}
 		var targets []Member
-		for _, m := range c.reg.list() {
+		for _, m := range c.reg.unsorted() {
 			if m.Name != c.cfg.Name && !alive[m.Name] {
 				targets = append(targets, m)
 			}
 		}
 		isolated := len(targets) > 0 && len(alive) <= 1
+		if !isolated {
+			targets = slices.DeleteFunc(targets, func(m Member) bool {
+				return m.Status == StatusFailed && time.Since(m.Since) < p.GossipToTheDeadTime
+			})
+		}
 		c.mu.Lock()
 		if !isolated {
 			c.rejoin = rejoinState{}
