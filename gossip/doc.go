@@ -28,19 +28,23 @@
 // Registry: every registered member with its advertised addresses, status and
 // the time of its last change, written atomically to the node's data
 // directory and loaded at start. Changes gossip brings are written moments
-// after they are reported, a burst in one write; changes a command makes
+// after they are reported, at most one write a second; changes a command makes
 // (unregister) are written before it returns. Unregistered nodes leave a
-// tombstone (name and node id): alive messages and joins from a tombstoned
-// node are refused, so an unregistered node never comes back by itself.
+// tombstone (name and node id): memberlist's merge and alive delegate
+// refuses alive messages and joins from a tombstoned node, so an
+// unregistered node never comes back by itself.
 //
 // Joining is two steps: an introduction over the internal gRPC service (the
 // Introducer, wired by package node) checks that this node's name is free and
 // returns the contact's registry; then a push-pull with the contact and, in
-// parallel, with every other alive member, so that every node learns of the
-// new one in one round trip instead of waiting for gossip to spread.
+// parallel, with every other alive member (128 at most, chosen at random,
+// who gossip the rest), so that every node learns of the new one in one
+// round trip instead of waiting for gossip to spread.
 //
 // A restarted node finds its peers in the Registry and rejoins through
-// any of them in the background, with backoff, until one answers.
+// any of them in the background, with backoff, until one answers. One that
+// restarted at a new address also makes sure every peer takes it there
+// (reclaim.go).
 //
 // All gossip of one cluster carries its name as memberlist's label; the
 // transport drops and counts packets and streams with another label.
