@@ -31,9 +31,9 @@ type result struct {
 	// rssFile and rssAnon split rss: mapped file pages (the executable and
 	// shared libraries) and the process's own memory (heap, stacks).
 	rssFile, rssAnon []float64
-	bytesPerSec   float64   // gossip bytes sent per node per second, idle
-	bytesOK       bool
-	bytesNote     string
+	bytesPerSec      float64 // gossip bytes sent per node per second, idle
+	bytesOK          bool
+	bytesNote        string
 
 	rest      []time.Duration // GET /v1/public, one after another
 	restNodes int             // nodes in that list
