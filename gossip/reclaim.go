@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 )
@@ -33,7 +34,11 @@ func (c *Cluster) reclaimLoop(stop <-chan struct{}, from string) {
 			return
 		case <-time.After(interval):
 		}
-		pending, total := c.reclaimRound(here)
+		pending, total, err := c.reclaimRound(here)
+		if err != nil {
+			c.log.Warn().Err(err).Msg("gossip: a peer says this node was unregistered; no longer pushing the new address")
+			return
+		}
 		if pending == 0 {
 			c.log.Info().Int("peers", total).Dur("after", time.Since(start).Round(time.Millisecond)).
 				Msg("gossip: every alive peer lists this node at its new address")
@@ -48,11 +53,11 @@ func (c *Cluster) reclaimLoop(stop <-chan struct{}, from string) {
 
 // reclaimRound asks every alive peer where it sees this node and
 // push-pulls with those that do not list it at here. It returns how many
-// peers still need it, out of how many were asked.
-func (c *Cluster) reclaimRound(here string) (pending, total int) {
+// peers still need it, out of how many were asked, or ErrUnregistered.
+func (c *Cluster) reclaimRound(here string) (pending, total int, err error) {
 	s, err := c.current()
 	if err != nil || c.cfg.Introducer == nil {
-		return 0, 0
+		return 0, 0, nil
 	}
 	self := c.Local()
 	for _, m := range c.reg.list() {
@@ -63,6 +68,9 @@ func (c *Cluster) reclaimRound(here string) (pending, total int) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Profile.TCPTimeout)
 		intro, err := c.cfg.Introducer.Introduce(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), self)
 		cancel()
+		if errors.Is(err, ErrUnregistered) {
+			return pending, total, err
+		}
 		if err == nil && listsAt(intro, c.cfg.Name, here) {
 			continue
 		}
@@ -73,7 +81,7 @@ func (c *Cluster) reclaimRound(here string) (pending, total int) {
 			}
 		}
 	}
-	return pending, total
+	return pending, total, nil
 }
 
 // listsAt reports whether an introduction lists name alive at addr.
