@@ -41,8 +41,12 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-// simIdle is the idle spell over which steady-state bytes are counted.
-const simIdle = 10 * time.Second
+// simIdle is the idle spell over which steady-state bytes are counted,
+// after simSettle.
+const (
+	simIdle   = 10 * time.Second
+	simSettle = 5 * time.Second
+)
 
 // simJoinConcurrency is how many joins of the wave run at once. Each join
 // costs the joiner a merge of up to joinFanout members' states (the price
@@ -93,9 +97,12 @@ func simulate(b *testing.B, n int) {
 	})
 	joinBytes := float64(sim.sent()-sent1) / float64(n)
 
-	// Idle: steady-state traffic per node.
+	// Idle: steady-state traffic per node, once the join's gossip is
+	// over: every member that learned of it retransmits it
+	// RetransmitMult×log10(N+1) times, which at 100 nodes still took the
+	// first two seconds (about 4 kB/s per node, then 436 B/s).
 	b.StopTimer()
-	time.Sleep(time.Second)
+	time.Sleep(simSettle)
 	sent2, t2, cpu2 := sim.sent(), time.Now(), cpuTime()
 	time.Sleep(simIdle)
 	idleRate := float64(sim.sent()-sent2) / time.Since(t2).Seconds() / float64(n)
