@@ -113,7 +113,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	// introduction brought anyway.
 	var reached []string
 	if opts.Wait {
-		reached = c.pushPullAll(intro)
+		reached = c.pushPullMembers(intro)
 	}
 	if _, err := s.Join([]string{contact}, true); err != nil {
 		if len(reached) == 0 {
@@ -158,11 +158,11 @@ func (c *Cluster) checkNotMember(intro Introduction) error {
 	return nil
 }
 
-// pushPullAll push-pulls with every alive member the contact knows (the
+// pushPullMembers push-pulls with every alive member the contact knows (the
 // contact included), up to joinFanout chosen at random, in parallel, so
 // each learns of this node in one round trip. It returns the addresses
 // that answered.
-func (c *Cluster) pushPullAll(intro Introduction) []string {
+func (c *Cluster) pushPullMembers(intro Introduction) []string {
 	s, err := c.current()
 	if err != nil {
 		return nil

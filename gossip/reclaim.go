@@ -60,7 +60,7 @@ func (c *Cluster) reclaimRound(here string) (pending, total int, err error) {
 		return 0, 0, nil
 	}
 	self := c.Local()
-	for _, m := range c.reg.list() {
+	for _, m := range c.reg.unsorted() {
 		if m.Name == c.cfg.Name || m.Status != StatusAlive {
 			continue
 		}

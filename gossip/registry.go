@@ -54,6 +54,11 @@ func newRegistry(s store, st state, now func() time.Time) *registry {
 // changedLocked records a change for persist to write.
 func (r *registry) changedLocked() {
 	r.version++
+	r.wake()
+}
+
+// wake tells persist there is something to write.
+func (r *registry) wake() {
 	select {
 	case r.dirty <- struct{}{}:
 	default: // persist will see this change with the one pending
@@ -91,41 +96,34 @@ func (r *registry) flush() error {
 	return nil
 }
 
-// persistRetry is how soon a failed write is tried again.
-const persistRetry = time.Second
-
 // persistGap is the least time between two writes of gossip-learned
-// changes. In a wave of joins or a flurry of failures a large cluster
-// changes many times a second, and every node rewriting its whole state
-// file (and syncing it) each time cost a fifth of the CPU of a 250-node
-// simulation; gossip teaches a restarted node what the last second lost.
+// changes, and the wait before a failed write is tried again. In a wave of
+// joins or a flurry of failures a large cluster changes many times a
+// second, and every node rewriting its whole state file each time cost a
+// fifth of the CPU of a 250-node simulation; gossip teaches a restarted
+// node what the last second lost.
 const persistGap = time.Second
 
 // persist writes the changes gossip brings until stop closes, then writes
 // what is left. A failed write is reported and tried again.
 func (r *registry) persist(stop <-chan struct{}, report func(error)) {
-	var retry <-chan time.Time
+	write := func() {
+		if err := r.flush(); err != nil {
+			report(err)
+			r.wake()
+		}
+	}
 	for {
 		select {
 		case <-stop:
-			if err := r.flush(); err != nil {
-				report(err)
-			}
+			write()
 			return
 		case <-r.dirty:
-		case <-retry:
 		}
-		retry = nil
-		if err := r.flush(); err != nil {
-			report(err)
-			retry = time.After(persistRetry)
-			continue
-		}
+		write()
 		select {
 		case <-stop:
-			if err := r.flush(); err != nil {
-				report(err)
-			}
+			write()
 			return
 		case <-time.After(persistGap):
 		}

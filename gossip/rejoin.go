@@ -42,14 +42,11 @@ func (c *Cluster) RejoinStatus() string {
 // alive, each with its own exponential backoff, by their advertised
 // internal host name (so a peer that moved to a new address is found).
 // Serf's own reconnect covers only members it still remembers; after a
-// restart it remembers none. Peers also try a member that just failed:
-// when it restarts, whichever side reaches the other first brings it back
-// (a restarted node's own first tries can fail while its network comes
-// up). In a flurry of false failures on an overloaded host (the 250-node
-// simulation) these tries add load; leaving members failed for less than
-// GossipToTheDeadTime to memberlist's refutation was tried, and in the
-// reliability suite's run with it a container restart took 27.5 s to be
-// seen everywhere (about 1 s in the runs without).
+// restart it remembers none. Peers try a member that just failed too:
+// when it restarts, whichever side reaches the other first brings it back,
+// since a restarted node's own first tries can fail while its network
+// comes up (without the peers' tries, a container restart once took 27.5 s
+// to be seen everywhere instead of about 1 s).
 func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 	defer c.loops.Done()
 	p := c.cfg.Profile

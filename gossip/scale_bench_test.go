@@ -41,12 +41,14 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-// simIdle is the idle spell over which steady-state bytes are counted,
-// after simSettle.
-const (
-	simIdle   = 10 * time.Second
-	simSettle = 5 * time.Second
-)
+// simIdle is the idle spell over which steady-state bytes are counted.
+const simIdle = 10 * time.Second
+
+// simQuiet is the traffic per node below which the gossip of the last
+// joins is over (idle is about 430 B/s per node at any N): every member
+// that learned of a join retransmits it RetransmitMult×log10(N+1) times,
+// which at 100 nodes took about 2 s at 4 kB/s per node.
+const simQuiet = 600.0 // bytes per second per node
 
 // simJoinConcurrency is how many joins of the wave run at once. Each join
 // costs the joiner a merge of up to joinFanout members' states (the price
@@ -77,7 +79,7 @@ func simulate(b *testing.B, n int) {
 	// One more join, into N-1 nodes: until each has recorded it, by the
 	// time it gives (Member.Since), as the benchmark of real processes
 	// measures joins.
-	time.Sleep(time.Second)
+	sim.waitQuiet(b, time.Minute)
 	sent1 := sim.sent()
 	start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -97,12 +99,9 @@ func simulate(b *testing.B, n int) {
 	})
 	joinBytes := float64(sim.sent()-sent1) / float64(n)
 
-	// Idle: steady-state traffic per node, once the join's gossip is
-	// over: every member that learned of it retransmits it
-	// RetransmitMult×log10(N+1) times, which at 100 nodes still took the
-	// first two seconds (about 4 kB/s per node, then 436 B/s).
+	// Idle: steady-state traffic per node, once the join's gossip is over.
 	b.StopTimer()
-	time.Sleep(simSettle)
+	sim.waitQuiet(b, time.Minute)
 	sent2, t2, cpu2 := sim.sent(), time.Now(), cpuTime()
 	time.Sleep(simIdle)
 	idleRate := float64(sim.sent()-sent2) / time.Since(t2).Seconds() / float64(n)
@@ -332,6 +331,27 @@ func (s *sim) explain(nd *simNode, intro Introduction) {
 		fmt.Fprintf(os.Stderr, "sim:   %s: registry here %q, serf here %q, itself %q, the others' serf %v\n",
 			want.Name, reg.Status, here, self, views)
 	}
+}
+
+// waitQuiet polls the gossip bytes every 250 ms until a second's worth is
+// below simQuiet per node, or limit passes (then it says so and the
+// figures that follow include the tail).
+func (s *sim) waitQuiet(b *testing.B, limit time.Duration) {
+	b.Helper()
+	const step, window = 250 * time.Millisecond, 4 // samples: one second
+	start := time.Now()
+	samples := []uint64{s.sent()}
+	for time.Since(start) < limit {
+		time.Sleep(step)
+		samples = append(samples, s.sent())
+		if k := len(samples); k > window {
+			rate := float64(samples[k-1]-samples[k-1-window]) / float64(len(s.nodes))
+			if rate < simQuiet {
+				return
+			}
+		}
+	}
+	b.Logf("gossip still above %.0f B/s per node after %s", simQuiet, limit)
 }
 
 // waitFor polls nodes (every 10 ms) until cond holds for all of them and
