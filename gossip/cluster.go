@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -86,6 +87,9 @@ type Cluster struct {
 	tr      *transport
 	keyWarn string
 	keysMu  sync.Mutex // one key operation at a time (keys.go)
+	// fanouts counts the joins announcing this node to every member at
+	// once (pushPullMembers); the merge delegate skips whole states then.
+	fanouts atomic.Int32
 
 	mu       sync.Mutex
 	serf     *serf.Serf

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,8 +40,8 @@ type JoinOptions struct {
 var ErrExchange = errors.New("gossip: the gossip exchange failed")
 
 // joinFanout bounds the members a join push-pulls with, all at once.
-// Each answers with its whole state, so the joining node takes in fanout
-// × N entries. Up to joinFanout+1 nodes every member is told directly, in
+// Each answers with its whole state, so the joining node reads fanout × N
+// entries (and merges one state of them). Up to joinFanout+1 nodes every member is told directly, in
 // one round trip; in a larger cluster joinFanout random members are, and
 // each of them gossips the new node on at once, so that a join costs the
 // joining node O(N) and not O(N²) (in the 250-node simulation, the
@@ -106,11 +107,11 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	// before joining through the contact: this node's state is still just
 	// itself, so each member merges one entry and records this node within
 	// a round trip, where after the contact's reply it would merge the
-	// whole cluster's state. (Their replies are the whole state each; this
-	// node merges them, off the members' critical path.) serf's own join
-	// through the contact follows, for its join intent; the user events
-	// the earlier replies carried are roster's unregistrations, which the
-	// introduction brought anyway.
+	// whole cluster's state. Their replies, the whole state each, are not
+	// merged (errFanoutReply): serf's own join through the contact, which
+	// follows for its join intent, merges the contact's once. The user
+	// events the other replies carried are roster's unregistrations, which
+	// the introduction brought anyway.
 	var reached []string
 	if opts.Wait {
 		reached = c.pushPullMembers(intro)
@@ -177,6 +178,8 @@ func (c *Cluster) pushPullMembers(intro Introduction) []string {
 		rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
 		addrs = addrs[:joinFanout]
 	}
+	c.fanouts.Add(1)
+	defer c.fanouts.Add(-1)
 	sem := make(chan struct{}, joinFanout)
 	var (
 		wg      sync.WaitGroup
@@ -189,7 +192,10 @@ func (c *Cluster) pushPullMembers(intro Introduction) []string {
 		go func(addr string) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if _, err := s.Memberlist().Join([]string{addr}); err != nil {
+			// The member merges this node's state and answers with its
+			// own, which the merge delegate declines (errFanoutReply);
+			// memberlist flattens that error into its own message.
+			if _, err := s.Memberlist().Join([]string{addr}); err != nil && !strings.Contains(err.Error(), errFanoutReply.Error()) {
 				c.log.Debug().Err(err).Str("addr", addr).Msg("gossip: push-pull with member failed; gossip will tell it")
 				return
 			}

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -42,10 +43,22 @@ const maxCachedIDs = 4096
 
 func (d *mergeDelegate) NotifyMerge(nodes []*memberlist.Node) error {
 	if len(nodes) != 1 {
+		if d.c.fanouts.Load() > 0 {
+			return errFanoutReply
+		}
 		return nil
 	}
 	return d.check(nodes[0])
 }
+
+// errFanoutReply cancels the merge of a member's whole state while this
+// node announces itself to every member (pushPullMembers): the join
+// through the contact that follows merges that state once, instead of once
+// per member, and this node's own state stays just itself until every
+// member has been sent it, so that each merges one entry. (A node that
+// joins through this one in those few milliseconds with a whole state of
+// its own is not merged either; it is learnt by gossip, as any node is.)
+var errFanoutReply = errors.New("gossip: whole state not merged while announcing this node to every member")
 
 func (d *mergeDelegate) NotifyAlive(n *memberlist.Node) error { return d.check(n) }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"time"
 )
@@ -46,7 +47,9 @@ func (c *Cluster) RejoinStatus() string {
 // when it restarts, whichever side reaches the other first brings it back,
 // since a restarted node's own first tries can fail while its network
 // comes up (without the peers' tries, a container restart once took 27.5 s
-// to be seen everywhere instead of about 1 s).
+// to be seen everywhere instead of about 1 s). Not every peer tries, only
+// the rejoinPeers that rendezvous hashing picks for that member (all of
+// them when this node is isolated).
 func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 	defer c.loops.Done()
 	p := c.cfg.Profile
@@ -65,17 +68,22 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 		}
 		// memberlist lists the nodes it holds alive or suspect (serf's
 		// alive), as pointers; serf's list would copy every member's tags.
-		alive := map[string]bool{}
-		for _, n := range s.Memberlist().Members() {
+		nodes := s.Memberlist().Members()
+		alive := make(map[string]bool, len(nodes))
+		peers := make([]uint64, 0, len(nodes))
+		for _, n := range nodes {
 			alive[n.Name] = true
+			peers = append(peers, nameHash(n.Name))
 		}
+		isolated := len(alive) <= 1
+		self := nameHash(c.cfg.Name)
 		var targets []Member
 		for _, m := range c.reg.unsorted() {
-			if m.Name != c.cfg.Name && !alive[m.Name] {
+			if m.Name != c.cfg.Name && !alive[m.Name] && (isolated || picked(nameHash(m.Name), self, peers, rejoinPeers)) {
 				targets = append(targets, m)
 			}
 		}
-		isolated := len(targets) > 0 && len(alive) <= 1
+		isolated = isolated && len(targets) > 0
 		c.mu.Lock()
 		if !isolated {
 			c.rejoin = rejoinState{}
@@ -144,4 +152,50 @@ func (c *Cluster) tryRejoin(m Member) error {
 	defer cancel()
 	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{ExpectID: m.Info.ID})
 	return err
+}
+
+// rejoinPeers is how many alive members try to bring back a member that
+// gossip shows down. When every member tried, a flurry of false failures
+// in a large cluster became a storm: each of N nodes exchanged the whole
+// state with each member it saw failed, every second, and the nodes too
+// busy to answer probes in time multiplied (the 250-node simulation).
+// Three keep the restarted node's fast return (it needs just one) at a
+// cost that does not grow with N.
+const rejoinPeers = 3
+
+// picked tells whether self is among the k peers (self included in peers)
+// whose rendezvous weight for target is highest. Members that see the same
+// alive peers pick the same k for each target, with no coordination; those
+// whose views differ for a moment pick a few more or fewer.
+func picked(target, self uint64, peers []uint64, k int) bool {
+	mine := rendezvous(target, self)
+	above := 0
+	for _, p := range peers {
+		if p != self && rendezvous(target, p) > mine {
+			if above++; above >= k {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// nameHash is FNV-1a of a node name.
+func nameHash(name string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	return h.Sum64()
+}
+
+// rendezvous is the weight of peer p for target t: a 64-bit finalizer
+// (MurmurHash3's fmix64) of both, so that every target ranks the peers in
+// another order.
+func rendezvous(t, p uint64) uint64 {
+	x := t ^ (p * 0x9e3779b97f4a7c15)
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }

@@ -111,10 +111,11 @@ func (s store) save(st state) error {
 		return fmt.Errorf("gossip: encode state: %w", err)
 	}
 	sum := sha256.Sum256(raw)
-	b, err := json.Marshal(envelope{Format: stateFormat, SHA256: hex.EncodeToString(sum[:]), State: raw})
-	if err != nil {
-		return fmt.Errorf("gossip: encode state: %w", err)
-	}
+	// What json.Marshal(envelope{...}) writes, without validating and
+	// copying the state a second time.
+	b := make([]byte, 0, len(raw)+128)
+	b = fmt.Appendf(b, `{"format":%d,"sha256":"%s","state":`, stateFormat, hex.EncodeToString(sum[:]))
+	b = append(append(b, raw...), '}')
 	tmp, err := os.CreateTemp(s.dir, stateFile+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("gossip: save state: %w", err)

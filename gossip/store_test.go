@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -178,4 +179,20 @@ func TestRegistryPersistWritesGossipChangesSoonAndAtStop(t *testing.T) {
 	close(stop)
 	<-done
 	require.True(t, onDisk("last"), "written before persist returned")
+}
+
+func TestStoreWritesTheEnvelopeAsJSONMarshalWould(t *testing.T) {
+	s := store{dir: t.TempDir()}
+	st := state{Cluster: "c", Name: "self", NodeID: "s", Members: []Member{{Name: "self", Info: NodeInfo{ID: "s", ClientHost: "h"}, Addr: "1.2.3.4:8224", Status: StatusAlive}}}
+	require.NoError(t, s.save(st))
+	b, err := os.ReadFile(s.path(stateFile))
+	require.NoError(t, err)
+	var env envelope
+	require.NoError(t, json.Unmarshal(b, &env))
+	want, err := json.Marshal(env)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(b))
+	got, _, err := s.load()
+	require.NoError(t, err)
+	require.Equal(t, st.Members[0].Addr, got.Members[0].Addr)
 }
