@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 tag="${1:-roster:dev}"
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ctx/roster" ./cmd/roster
+scripts/build.sh "$ctx/roster"
 mkdir "$ctx/data"
 cp Dockerfile "$ctx/Dockerfile"
 docker build -q -t "$tag" "$ctx" >/dev/null

@@ -49,17 +49,17 @@ func newRosterAgent(bin, dir, profile string, p *ports) *rosterAgent {
 
 func (r *rosterAgent) Name() string { return "roster" }
 
-// buildRoster compiles the binary the way scripts/docker-build.sh does for
-// the image.
+// buildRoster compiles the binary as it is shipped, with scripts/build.sh
+// (which scripts/docker-build.sh uses for the image).
 func buildRoster(ctx context.Context, dir string) (string, error) {
 	root, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(root)) == "" || strings.TrimSpace(string(root)) == os.DevNull {
 		return "", fmt.Errorf("bench: run from inside the roster module (go env GOMOD: %v)", err)
 	}
 	bin := filepath.Join(dir, "roster")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/roster")
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	top := filepath.Dir(strings.TrimSpace(string(root)))
+	cmd := exec.CommandContext(ctx, filepath.Join(top, "scripts", "build.sh"), bin)
+	cmd.Dir = top
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("bench: build roster: %w: %s", err, out)
 	}
