@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rosterhq/roster/internal/rendezvous"
 )
 
 // rejoinState is what the background rejoin reports while this node has no
@@ -73,13 +74,13 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 		peers := make([]uint64, 0, len(nodes))
 		for _, n := range nodes {
 			alive[n.Name] = true
-			peers = append(peers, nameHash(n.Name))
+			peers = append(peers, rendezvous.Hash(n.Name))
 		}
 		isolated := len(alive) <= 1
-		self := nameHash(c.cfg.Name)
+		self := rendezvous.Hash(c.cfg.Name)
 		var targets []Member
 		for _, m := range c.reg.unsorted() {
-			if m.Name != c.cfg.Name && !alive[m.Name] && (isolated || picked(nameHash(m.Name), self, peers, rejoinPeers)) {
+			if m.Name != c.cfg.Name && !alive[m.Name] && (isolated || picked(rendezvous.Hash(m.Name), self, peers, rejoinPeers)) {
 				targets = append(targets, m)
 			}
 		}
@@ -168,34 +169,14 @@ const rejoinPeers = 3
 // alive peers pick the same k for each target, with no coordination; those
 // whose views differ for a moment pick a few more or fewer.
 func picked(target, self uint64, peers []uint64, k int) bool {
-	mine := rendezvous(target, self)
+	mine := rendezvous.Mix(target ^ self)
 	above := 0
 	for _, p := range peers {
-		if p != self && rendezvous(target, p) > mine {
+		if p != self && rendezvous.Mix(target^p) > mine {
 			if above++; above >= k {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-// nameHash is FNV-1a of a node name.
-func nameHash(name string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(name))
-	return h.Sum64()
-}
-
-// rendezvous is the weight of peer p for target t: a 64-bit finalizer
-// (MurmurHash3's fmix64) of both, so that every target ranks the peers in
-// another order.
-func rendezvous(t, p uint64) uint64 {
-	x := t ^ (p * 0x9e3779b97f4a7c15)
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/rendezvous"
 )
 
 // TestRejoinPeersArePickedByRendezvous checks what the background rejoin
@@ -15,14 +17,14 @@ func TestRejoinPeersArePickedByRendezvous(t *testing.T) {
 	names := func(n int) []uint64 {
 		out := make([]uint64, n)
 		for i := range out {
-			out[i] = nameHash(fmt.Sprintf("node%d", i+1))
+			out[i] = rendezvous.Hash(fmt.Sprintf("node%d", i+1))
 		}
 		return out
 	}
 	peers := names(100)
 	load := map[uint64]int{}
 	for d := range 200 {
-		target := nameHash(fmt.Sprintf("down%d", d))
+		target := rendezvous.Hash(fmt.Sprintf("down%d", d))
 		var chosen []uint64
 		for _, p := range peers {
 			if picked(target, p, peers, rejoinPeers) {
@@ -40,6 +42,6 @@ func TestRejoinPeersArePickedByRendezvous(t *testing.T) {
 
 	small := names(rejoinPeers)
 	for _, p := range small {
-		require.True(t, picked(nameHash("down"), p, small, rejoinPeers))
+		require.True(t, picked(rendezvous.Hash("down"), p, small, rejoinPeers))
 	}
 }

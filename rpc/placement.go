@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/rosterhq/roster/internal/rendezvous"
 	"github.com/rosterhq/roster/rpc/controlpb"
 )
 
@@ -56,7 +57,7 @@ func (p *Placement) Update(alive []Target) {
 	for _, a := range alive {
 		t = append(t, placed{
 			name: a.Name,
-			seed: mix64(fnv64a(a.Name)),
+			seed: rendezvous.Mix(rendezvous.Hash(a.Name)),
 			info: a.nodeInfo(),
 		})
 	}
@@ -88,7 +89,7 @@ func (p *Placement) Nodes() []string {
 // in avoid (a comma-separated list of names).
 func (p *Placement) pick(key, skip, avoid string) *placed {
 	t := *p.table.Load()
-	h := fnv64a(key)
+	h := rendezvous.Hash(key)
 	var best *placed
 	var bestScore uint64
 	for i := range t {
@@ -98,7 +99,7 @@ func (p *Placement) pick(key, skip, avoid string) *placed {
 		}
 		// Ties are practically impossible; the sorted table still breaks
 		// them the same way on every node.
-		if s := mix64(h ^ n.seed); best == nil || s > bestScore {
+		if s := rendezvous.Mix(h ^ n.seed); best == nil || s > bestScore {
 			best, bestScore = n, s
 		}
 	}
@@ -116,27 +117,6 @@ func listed(list, name string) bool {
 		}
 	}
 	return false
-}
-
-// fnv64a is FNV-1a: cheap and allocation-free over a string.
-func fnv64a(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
-// mix64 is MurmurHash3's finalizer: it spreads FNV's weak low bits, so
-// that a client's scores on different nodes are independent.
-func mix64(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
 }
 
 func (t Target) nodeInfo() *controlpb.NodeInfo {
