@@ -27,8 +27,8 @@
 // disk but a snapshot of recently alive nodes, so this package keeps its own
 // Registry: every registered member with its advertised addresses, status and
 // the time of its last change, written atomically to the node's data
-// directory and loaded at start. Changes gossip brings are written moments
-// after they are reported, at most one write a second; changes a command makes
+// directory and loaded at start. Changes gossip brings are written a
+// second after they are reported, one write for all of that second; changes a command makes
 // (unregister) are written before it returns. Unregistered nodes leave a
 // tombstone (name and node id): memberlist's merge and alive delegate
 // refuses alive messages and joins from a tombstoned node, so an
@@ -39,10 +39,13 @@
 // returns the contact's registry; then a push-pull with the contact and, in
 // parallel, with every other alive member (128 at most, chosen at random,
 // who gossip the rest), so that every node learns of the new one in one
-// round trip instead of waiting for gossip to spread.
+// round trip instead of waiting for gossip to spread. Their replies are
+// not merged (each is the whole state); serf's join through the contact
+// that follows merges the contact's.
 //
 // A restarted node finds its peers in the Registry and rejoins through
-// any of them in the background, with backoff, until one answers. One that
+// any of them in the background, with backoff, until one answers; three
+// peers, picked per down member by rendezvous hashing, keep trying it too. One that
 // restarted at a new address also makes sure every peer takes it there
 // (reclaim.go).
 //
