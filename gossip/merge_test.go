@@ -41,3 +41,22 @@ func TestMergeDelegateRefusesAliveMessagesOfRefusedNodes(t *testing.T) {
 	// its alive members come one by one as alive messages.
 	require.NoError(t, d.NotifyMerge([]*memberlist.Node{node("other", "o1", alive), node("peer", "p1", memberlist.StateDead)}))
 }
+
+// TestMergeDelegateDeclinesWholeStatesDuringTheJoinFanout: while this node
+// announces itself to every member, the members' whole states are not
+// merged (the contact's is, by the join that follows); a joining node's own
+// state is still checked, and outside the fan-out whole states merge.
+func TestMergeDelegateDeclinesWholeStatesDuringTheJoinFanout(t *testing.T) {
+	r := newRegistry(store{dir: t.TempDir()}, state{Cluster: "c", Name: "self", NodeID: "s1"}, time.Now)
+	c := &Cluster{cfg: Config{Name: "self"}, reg: r}
+	d := &mergeDelegate{c: c}
+	whole := []*memberlist.Node{{Name: "a", State: memberlist.StateAlive}, {Name: "b", State: memberlist.StateAlive}}
+	one := []*memberlist.Node{{Name: "a", State: memberlist.StateAlive}}
+
+	require.NoError(t, d.NotifyMerge(whole))
+	c.fanouts.Add(1)
+	require.ErrorIs(t, d.NotifyMerge(whole), errFanoutReply)
+	require.NoError(t, d.NotifyMerge(one), "a joining node's own state is merged")
+	c.fanouts.Add(-1)
+	require.NoError(t, d.NotifyMerge(whole))
+}
