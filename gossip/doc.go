@@ -28,8 +28,8 @@
 // Registry: every registered member with its advertised addresses, status and
 // the time of its last change, written atomically to the node's data
 // directory and loaded at start. Changes gossip brings are written a
-// second after they are reported, one write for all of that second; changes a command makes
-// (unregister) are written before it returns. Unregistered nodes leave a
+// second after they are reported, one write for all of that second;
+// changes a command makes (unregister) are written before it returns. Unregistered nodes leave a
 // tombstone (name and node id): memberlist's merge and alive delegate
 // refuses alive messages and joins from a tombstoned node, so an
 // unregistered node never comes back by itself.
@@ -45,9 +45,9 @@
 //
 // A restarted node finds its peers in the Registry and rejoins through
 // any of them in the background, with backoff, until one answers; three
-// peers, picked per down member by rendezvous hashing, keep trying it too. One that
-// restarted at a new address also makes sure every peer takes it there
-// (reclaim.go).
+// peers, picked per down member by rendezvous hashing, keep trying it too.
+// One that restarted at a new address also makes sure every peer takes it
+// there (reclaim.go).
 //
 // All gossip of one cluster carries its name as memberlist's label; the
 // transport drops and counts packets and streams with another label.

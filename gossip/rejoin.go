@@ -76,15 +76,15 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			alive[n.Name] = true
 			peers = append(peers, rendezvous.Hash(n.Name))
 		}
-		isolated := len(alive) <= 1
+		alone := len(alive) <= 1 // then this node tries every member
 		self := rendezvous.Hash(c.cfg.Name)
 		var targets []Member
 		for _, m := range c.reg.unsorted() {
-			if m.Name != c.cfg.Name && !alive[m.Name] && (isolated || picked(rendezvous.Hash(m.Name), self, peers, rejoinPeers)) {
+			if m.Name != c.cfg.Name && !alive[m.Name] && (alone || picked(rendezvous.Hash(m.Name), self, peers, rejoinPeers)) {
 				targets = append(targets, m)
 			}
 		}
-		isolated = isolated && len(targets) > 0
+		isolated := alone && len(targets) > 0
 		c.mu.Lock()
 		if !isolated {
 			c.rejoin = rejoinState{}
