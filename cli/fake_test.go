@@ -25,6 +25,9 @@ type fakeBackend struct {
 	joins   []string
 	unregs  []string
 	bus     fakeBus // Subscribe (fakebus_test.go)
+	// hangAfter > 0 makes every list after the first hangAfter wait
+	// until its request is given up, as a node too busy to answer.
+	hangAfter, lists int
 }
 
 func newFakeBackend() *fakeBackend {
@@ -39,10 +42,16 @@ func newFakeBackend() *fakeBackend {
 	return &fakeBackend{nodes: nodes, me: api.Me{Node: nodes[1], Clustered: true}}
 }
 
-func (f *fakeBackend) Nodes(context.Context) []api.Node {
+func (f *fakeBackend) Nodes(ctx context.Context) []api.Node {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]api.Node(nil), f.nodes...)
+	f.lists++
+	hang := f.hangAfter > 0 && f.lists > f.hangAfter
+	nodes := append([]api.Node(nil), f.nodes...)
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+	}
+	return nodes
 }
 
 func (f *fakeBackend) Me(context.Context) api.Me { return f.me }

@@ -106,6 +106,17 @@ func TestRegisterNodeTimeoutNamesTheNodesThatDoNotListIt(t *testing.T) {
 	assert.Equal(t, "roster: register-node: new joined through seed:8224, but within --timeout not every node lists it: peer (cannot reach http://127.0.0.1:1: connection refused)\n", r.stderr)
 }
 
+func TestRegisterNodeTimeoutCuttingAListStillNamesThePendingNodes(t *testing.T) {
+	// The --server node answers the join's list and the first round's,
+	// then hangs: the deadline cuts a list, and what is known from the
+	// earlier round is still the answer.
+	pc := newPeerCluster(t)
+	pc.newNode.hangAfter = 2
+	r := run(t, "", "register-node", "-S", pc.srv.URL, "-h", "seed", "--timeout", "500ms")
+	assert.Equal(t, ExitFailure, r.code)
+	assert.Equal(t, "roster: register-node: new joined through seed:8224, but within --timeout not every node lists it: peer (does not list it)\n", r.stderr)
+}
+
 func TestRegisterNodeTimeoutWhileContacting(t *testing.T) {
 	// A server that accepts and never answers.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
