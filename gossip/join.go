@@ -106,7 +106,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	// itself, so each member merges one entry and records this node within
 	// a round trip, where after the contact's reply it would merge the
 	// whole cluster's state. Their replies, the whole state each, are not
-	// merged (errFanoutReply): serf's own join through the contact, which
+	// even decoded (fanoutConn): serf's own join through the contact, which
 	// follows for its join intent, merges the contact's once. The user
 	// events the other replies carried are roster's unregistrations, which
 	// the introduction brought anyway.
@@ -166,15 +166,16 @@ func (c *Cluster) pushPullMembers(intro Introduction) []string {
 	if err != nil {
 		return nil
 	}
-	var addrs []string
+	type target struct{ name, addr string }
+	var targets []target
 	for _, m := range intro.Members {
 		if m.Status == StatusAlive && m.Name != c.cfg.Name && m.Addr != "" {
-			addrs = append(addrs, m.Addr)
+			targets = append(targets, target{m.Name, m.Addr})
 		}
 	}
-	if len(addrs) > joinFanout {
-		rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-		addrs = addrs[:joinFanout]
+	if len(targets) > joinFanout {
+		rand.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
+		targets = targets[:joinFanout]
 	}
 	c.fanouts.Add(1)
 	defer c.fanouts.Add(-1)
@@ -184,23 +185,23 @@ func (c *Cluster) pushPullMembers(intro Introduction) []string {
 		mu      sync.Mutex
 		reached []string
 	)
-	for _, a := range addrs {
+	for _, tg := range targets {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(addr string) {
+		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			// The member merges this node's state and answers with its
-			// own, which the merge delegate declines (errFanoutReply);
-			// memberlist flattens that error into its own message.
-			if _, err := s.Memberlist().Join([]string{addr}); err != nil && !strings.Contains(err.Error(), errFanoutReply.Error()) {
-				c.log.Debug().Err(err).Str("addr", addr).Msg("gossip: push-pull with member failed; gossip will tell it")
+			// The member merges this node's state after it has begun to
+			// answer with its own, which the transport does not decode
+			// (fanoutConn); memberlist flattens that error into its own.
+			if _, err := s.Memberlist().Join([]string{fanoutTarget(tg.name, tg.addr)}); err != nil && !strings.Contains(err.Error(), errFanoutAnswered.Error()) {
+				c.log.Debug().Err(err).Str("member", tg.name).Str("addr", tg.addr).Msg("gossip: push-pull with member failed; gossip will tell it")
 				return
 			}
 			mu.Lock()
-			reached = append(reached, addr)
+			reached = append(reached, tg.addr)
 			mu.Unlock()
-		}(a)
+		}()
 	}
 	wg.Wait()
 	return reached

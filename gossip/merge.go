@@ -51,13 +51,15 @@ func (d *mergeDelegate) NotifyMerge(nodes []*memberlist.Node) error {
 	return d.check(nodes[0])
 }
 
-// errFanoutReply cancels the merge of a member's whole state while this
-// node announces itself to every member (pushPullMembers): the join
-// through the contact that follows merges that state once, instead of once
-// per member, and this node's own state stays just itself until every
-// member has been sent it, so that each merges one entry. (A node that
-// joins through this one in those few milliseconds with a whole state of
-// its own is not merged either; it is learnt by gossip, as any node is.)
+// errFanoutReply cancels the merge of a whole state that reaches this
+// node while it announces itself to every member (pushPullMembers): a
+// member that has just learnt of it may push-pull with it at once. The
+// announcements' own answers are not read at all (fanoutConn). Either way
+// this node's state stays just itself until every member has been sent
+// it, so that each merges one entry, and the join through the contact
+// that follows merges the cluster's state once. (A node that joins
+// through this one in those few milliseconds with a whole state of its
+// own is not merged either; it is learnt by gossip, as any node is.)
 var errFanoutReply = errors.New("gossip: whole state not merged while announcing this node to every member")
 
 func (d *mergeDelegate) NotifyAlive(n *memberlist.Node) error { return d.check(n) }

@@ -159,11 +159,17 @@ type sim struct {
 
 func newSim(b testing.TB, n int) *sim {
 	b.Helper()
-	s := &sim{byAddr: map[string]*simNode{}}
 	profile, err := ProfileByName("lan")
 	if err != nil {
 		b.Fatal(err)
 	}
+	return newSimWith(b, n, profile)
+}
+
+// newSimWith is newSim with another gossip profile.
+func newSimWith(b testing.TB, n int, profile Profile) *sim {
+	b.Helper()
+	s := &sim{byAddr: map[string]*simNode{}}
 	dir := b.TempDir()
 	for i := range n {
 		packets, streams, port, err := listenPair()
@@ -356,7 +362,7 @@ func (s *sim) waitQuiet(b *testing.B, limit time.Duration) {
 
 // waitFor polls nodes (every 10 ms) until cond holds for all of them and
 // returns how long that took, or fails the benchmark after limit.
-func waitFor(b *testing.B, nodes []*simNode, limit time.Duration, cond func(*Cluster) bool) time.Duration {
+func waitFor(b testing.TB, nodes []*simNode, limit time.Duration, cond func(*Cluster) bool) time.Duration {
 	b.Helper()
 	start := time.Now()
 	for {

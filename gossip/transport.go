@@ -195,7 +195,11 @@ func (s *shim) DialAddressTimeout(addr memberlist.Address, timeout time.Duration
 	if err != nil {
 		return nil, err
 	}
-	return &countedConn{Conn: conn, bytes: s.t.metrics.bytes}, nil
+	counted := &countedConn{Conn: conn, bytes: s.t.metrics.bytes}
+	if isFanoutDial(addr.Name) {
+		return &fanoutConn{Conn: counted}, nil
+	}
+	return counted, nil
 }
 
 func (s *shim) StreamCh() <-chan net.Conn { return s.t.streamCh }
