@@ -42,6 +42,7 @@ type options struct {
 	profile         string
 	roster, serf    string
 	poll            time.Duration
+	watch           string
 	miss, converge  time.Duration
 	settle, idle    time.Duration
 	clients         time.Duration
@@ -61,6 +62,7 @@ func main() {
 	flag.StringVar(&o.roster, "roster", "", "roster binary to run (default: build ./cmd/roster as the image does)")
 	flag.StringVar(&o.serf, "serf", "", "serf agent binary (v0.10.2, see scripts/bench/get-serf.sh): run the same script against it")
 	flag.DurationVar(&o.poll, "poll", 20*time.Millisecond, "how often every node's member list is read while waiting")
+	flag.StringVar(&o.watch, "watch", "poll", "how joins and failures are seen: poll (every node every -poll, both agents) or stream (roster's event stream on every node, no polling; serf is polled)")
 	flag.DurationVar(&o.miss, "miss", 10*time.Second, "a node that sees a join later than this is a miss")
 	flag.DurationVar(&o.converge, "converge", 60*time.Second, "give up on a join or a failure that is not seen everywhere by then")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "quiet time after a join before the idle window")
@@ -108,6 +110,8 @@ func validate(o options) error {
 		return fmt.Errorf("-joins %d: at least 1", o.joins)
 	case o.kills < 0:
 		return fmt.Errorf("-kills %d: not negative", o.kills)
+	case o.watch != "poll" && o.watch != "stream":
+		return fmt.Errorf("-watch %q: poll or stream", o.watch)
 	case o.poll <= 0 || o.miss <= 0 || o.converge < o.miss:
 		return fmt.Errorf("-poll, -miss and -converge must be positive, -converge at least -miss")
 	case runtime.GOOS != "linux":
@@ -184,8 +188,20 @@ func measure(ctx context.Context, o options, a agent) (res *result, err error) {
 	if err := startAll(ctx, a, base, 0); err != nil {
 		return nil, err
 	}
-	alive := []*node{base[0]}
 	w := &watcher{a: a, every: o.poll, res: res}
+	res.watched = "members polled every " + o.poll.String()
+	if st, ok := a.(streamer); ok && o.watch == "stream" {
+		w.stream, res.watched = st, "event stream of every node"
+	}
+	// Streams end with their nodes, or here.
+	streams, stopStreams := context.WithCancel(ctx)
+	defer stopStreams()
+	for _, nd := range base {
+		if err := w.follow(streams, nd); err != nil {
+			return nil, err
+		}
+	}
+	alive := []*node{base[0]}
 	for _, nd := range base[1:] {
 		contact := alive[rng.IntN(len(alive))]
 		jr, err := join(ctx, o, a, w, nd, contact, alive)
@@ -204,6 +220,9 @@ func measure(ctx context.Context, o options, a agent) (res *result, err error) {
 			return nil, err
 		}
 		nd := fresh[0]
+		if err := w.follow(streams, nd); err != nil {
+			return nil, err
+		}
 		contact := alive[rng.IntN(len(alive))]
 		jr, err := join(ctx, o, a, w, nd, contact, alive)
 		if err != nil {

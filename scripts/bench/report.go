@@ -19,6 +19,9 @@ type result struct {
 	agent string
 	label string // agent and version, for the table's header
 	n     int
+	// watched says how joins and failures were seen: members polled
+	// every -poll, or streamed.
+	watched string
 
 	forming []joinResult // the joins that formed the cluster of N-1
 	joins   []joinResult // measured joins into N-1 alive nodes
@@ -252,6 +255,7 @@ func printTable(out io.Writer, o options, env *machine, results []*result) {
 	default:
 		joinTarget, joinWhy = issueSerfJoinP90/10, "issue: serf's 253 ms / 10"
 	}
+	add("seen by", func(x *result) string { return x.watched }, "", nil)
 	add("median", func(x *result) string { return fmtDur(pct(seen(x.joins), 50)) }, "", nil)
 	add("p90", func(x *result) string { return fmtDur(pct(seen(x.joins), 90)) },
 		fmt.Sprintf("≤ %s (%s)", fmtDur(joinTarget), joinWhy), verdict(p90 <= joinTarget))

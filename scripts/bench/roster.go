@@ -32,6 +32,7 @@ type rosterAgent struct {
 	bin, dir, profile string
 	ports             *ports
 	http              *http.Client
+	stream            *http.Client // -watch stream (stream.go)
 	mu                sync.Mutex
 	nodes             []*node
 }
@@ -44,7 +45,7 @@ func newRosterAgent(bin, dir, profile string, p *ports) *rosterAgent {
 			MaxIdleConnsPerHost: 4,
 			DisableCompression:  true,
 		},
-	}}
+	}, stream: newStreamClient()}
 }
 
 func (r *rosterAgent) Name() string { return "roster" }
