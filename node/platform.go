@@ -91,10 +91,29 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 				n.updatePlacement(cs)
 				continue
 			}
+			// A node that joins hears of every member at once: one
+			// placement for the whole burst, not one per member.
+			joined := joinedIn(ev, nil)
+		burst:
+			for {
+				select {
+				case more, ok := <-events:
+					if !ok {
+						cancel()
+						events, cancel = n.cluster.Subscribe(membershipBuffer)
+						break burst
+					}
+					joined = joinedIn(more, joined)
+				default:
+					break burst
+				}
+			}
 			n.updatePlacement(cs)
-			if ev.Type == gossip.EventJoin && n.cfg.Cluster.Rebalance {
-				if asked := cs.platform.Rebalance(ev.Member.Name); asked > 0 {
-					n.log.Info().Str("member", ev.Member.Name).Int("clients", asked).Msg("node: rebalancing: clients asked to reconnect to the joined node")
+			if n.cfg.Cluster.Rebalance {
+				for _, name := range joined {
+					if asked := cs.platform.Rebalance(name); asked > 0 {
+						n.log.Info().Str("member", name).Int("clients", asked).Msg("node: rebalancing: clients asked to reconnect to the joined node")
+					}
 				}
 			}
 		case <-cs.counted:
@@ -109,6 +128,14 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 			}
 		}
 	}
+}
+
+// joinedIn appends the member that ev says joined to names.
+func joinedIn(ev gossip.Event, names []string) []string {
+	if ev.Type == gossip.EventJoin {
+		names = append(names, ev.Member.Name)
+	}
+	return names
 }
 
 // updatePlacement hands the alive members to the placement.
