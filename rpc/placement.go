@@ -38,9 +38,10 @@ type Placement struct {
 }
 
 type placed struct {
-	name string
-	seed uint64
-	info *controlpb.NodeInfo // shared by every answer: never modified
+	name   string
+	seed   uint64
+	info   *controlpb.NodeInfo // shared by every answer: never modified
+	target Target              // what seed and info were made from
 }
 
 // NewPlacement returns a placement over no node.
@@ -52,16 +53,33 @@ func NewPlacement() *Placement {
 
 // Update replaces the alive nodes. Callers pass every alive node (and no
 // other) each time membership changes.
+//
+// A node unchanged since the last update keeps its hash and NodeInfo:
+// every membership event on every node comes here, and rebuilding all N
+// of them each time made a join into 100 nodes cost each member as much
+// CPU here as in the gossip exchange that told it.
 func (p *Placement) Update(alive []Target) {
 	t := make([]placed, 0, len(alive))
 	for _, a := range alive {
-		t = append(t, placed{
-			name: a.Name,
-			seed: rendezvous.Mix(rendezvous.Hash(a.Name)),
-			info: a.nodeInfo(),
-		})
+		t = append(t, placed{name: a.Name, target: a})
 	}
 	sort.Slice(t, func(i, j int) bool { return t[i].name < t[j].name })
+	var old []placed
+	if prev := p.table.Load(); prev != nil {
+		old = *prev
+	}
+	j := 0
+	for i := range t {
+		for j < len(old) && old[j].name < t[i].name {
+			j++
+		}
+		if j < len(old) && old[j].target == t[i].target {
+			t[i].seed, t[i].info = old[j].seed, old[j].info
+			continue
+		}
+		t[i].seed = rendezvous.Mix(rendezvous.Hash(t[i].name))
+		t[i].info = t[i].target.nodeInfo()
+	}
 	p.table.Store(&t)
 }
 

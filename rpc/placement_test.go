@@ -134,6 +134,35 @@ func TestPlacementPickAllocatesNothing(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
+func TestPlacementUpdateKeepsTheNodesThatDidNotChange(t *testing.T) {
+	p := placementOf("n1", "n2", "n3")
+	info := func(name string) *placed {
+		for _, e := range *p.table.Load() {
+			if e.name == name {
+				return &e
+			}
+		}
+		return nil
+	}
+	n1, n2 := info("n1").info, info("n2").info
+
+	// n3 leaves, n0 joins, n2 moves to another port; given in any order.
+	next := targets("n2", "n0", "n1")
+	next[0].GRPCPort = 9124
+	p.Update(next)
+	require.Nil(t, info("n3"))
+	require.Same(t, n1, info("n1").info, "unchanged: same NodeInfo")
+	require.NotSame(t, n2, info("n2").info)
+	require.EqualValues(t, 9124, info("n2").info.GetGrpcPort())
+	require.Equal(t, "n0", info("n0").info.GetNodeName())
+	require.Equal(t, []string{"n0", "n1", "n2"}, p.Nodes())
+	// The answers are those of a placement built afresh.
+	ids := clientIDs(300)
+	fresh := NewPlacement()
+	fresh.Update(next)
+	require.Equal(t, picks(t, fresh, ids), picks(t, p, ids))
+}
+
 func TestVersionNumber(t *testing.T) {
 	for v, want := range map[string]int32{
 		"0.1.0": 100, "1.12.3": 11203, "v2.0.1": 20001, "1.2.3-rc1": 10203, "1.2.3+git": 10203,
