@@ -377,7 +377,16 @@ func waitFor(b testing.TB, nodes []*simNode, limit time.Duration, cond func(*Clu
 			return time.Since(start)
 		}
 		if time.Since(start) > limit {
-			b.Fatalf("not converged after %s", limit)
+			// Which nodes are not there yet, and what they see: the first
+			// thing to look at.
+			var lagging []string
+			for _, nd := range nodes {
+				if !cond(nd.c) && len(lagging) < 5 {
+					lagging = append(lagging, fmt.Sprintf("%s (alive %d, suspect %d, failed %d)", nd.c.cfg.Name,
+						countStatus(nd.c, StatusAlive), countStatus(nd.c, StatusSuspect), countStatus(nd.c, StatusFailed)))
+				}
+			}
+			b.Fatalf("not converged after %s; for instance %v", limit, lagging)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
