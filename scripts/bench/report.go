@@ -41,7 +41,8 @@ type result struct {
 	rest      []time.Duration // GET /v1/public, one after another
 	restNodes int             // nodes in that list
 
-	health, platform float64 // client gRPC calls per second
+	health, platform float64 // client gRPC calls per second, median runs
+	platformRatio    float64 // median over pairs of runs of platform/health
 
 	falseFailures, suspicions int
 }
@@ -320,9 +321,9 @@ func printTable(out io.Writer, o options, env *machine, results []*result) {
 	if len(r.rest) > 0 || r.health > 0 {
 		section("clients (roster only)")
 		if r.health > 0 {
-			ratio := r.platform / r.health
-			rows = append(rows, row{what: "  GetPlatformServer vs health Check, calls/s",
-				values: []string{fmt.Sprintf("%.0f vs %.0f = %.0f %%", r.platform, r.health, 100*ratio)}, target: "≥ 90 %", ok: verdict(ratio >= 0.9)})
+			ratio := r.platformRatio
+			rows = append(rows, row{what: fmt.Sprintf("  GetPlatformServer vs health Check, calls/s (median of %d pairs)", clientPairs),
+				values: []string{fmt.Sprintf("%.0f vs %.0f: %.0f %%", r.platform, r.health, 100*ratio)}, target: "≥ 90 %", ok: verdict(ratio >= 0.9)})
 		}
 		if len(r.rest) > 0 {
 			med := pct(r.rest, 50)
