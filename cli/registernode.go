@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -122,15 +123,18 @@ func waitListed(ctx context.Context, a *admin, name string, p *progress) (int, e
 		nodes, err := a.client.Nodes(ctx)
 		if err == nil {
 			clear(pending)
+			var ask []api.Node
 			for _, n := range nodes {
-				if confirmed[n.Name] || n.Status != "alive" {
+				if !confirmed[n.Name] && n.Status == "alive" {
+					ask = append(ask, n)
+				}
+			}
+			for i, why := range checkAllListed(ctx, a, ask, name) {
+				if why != "" {
+					pending[ask[i].Name] = why
 					continue
 				}
-				if why := checkListed(ctx, a, n, name); why != "" {
-					pending[n.Name] = why
-					continue
-				}
-				confirmed[n.Name] = true
+				confirmed[ask[i].Name] = true
 			}
 			if len(pending) == 0 {
 				return len(nodes), nil
@@ -148,6 +152,32 @@ func waitListed(ctx context.Context, a *admin, name string, p *progress) (int, e
 		case <-time.After(listedPoll):
 		}
 	}
+}
+
+// listedAsking bounds the nodes register-node asks at once: in a large
+// cluster one after the other took a quarter of a second per hundred
+// nodes on an idle machine, and every node at once would be a burst of
+// requests on a cluster that is busy taking in the new node.
+const listedAsking = 16
+
+// checkAllListed asks every node in nodes, listedAsking at a time, whether
+// it lists name alive, and returns checkListed's answer for each, in
+// order.
+func checkAllListed(ctx context.Context, a *admin, nodes []api.Node, name string) []string {
+	why := make([]string, len(nodes))
+	sem := make(chan struct{}, listedAsking)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			why[i] = checkListed(ctx, a, n, name)
+		}()
+	}
+	wg.Wait()
+	return why
 }
 
 // checkListed asks node n whether it lists name alive; "" means yes,

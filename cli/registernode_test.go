@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,4 +139,51 @@ func TestRegisterNodeShowsNoProgressOffATerminal(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Empty(t, r.stderr, "scripts get the result alone")
 	assert.Equal(t, "node new joined the cluster through seed:8224; 2 nodes\n", r.stdout)
+}
+
+func TestRegisterNodeAsksTheNodesAtOnce(t *testing.T) {
+	// Four nodes that answer only once all four are being asked at the
+	// same time: asked one after another, each would hang until its 2 s
+	// limit, and register-node would never see every node list the new one.
+	const peers = 4
+	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	newNode := api.Node{Name: "new", HostName: "127.0.0.1", HTTPPort: 1, Status: "alive", Connected: true, Since: since}
+	var (
+		inFlight atomic.Int32
+		release  sync.Once
+	)
+	allAsked := make(chan struct{})
+	members := []api.Node{newNode}
+	for i := range peers {
+		peer := newFakeBackend()
+		h, _ := api.NewHandler(api.ServerOptions{Backend: peer, Logger: zerolog.Nop()})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if inFlight.Add(1) == peers {
+				release.Do(func() { close(allAsked) })
+			}
+			defer inFlight.Add(-1)
+			select {
+			case <-allAsked:
+			case <-r.Context().Done():
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		_, portText, err := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+		require.NoError(t, err)
+		port, err := strconv.Atoi(portText)
+		require.NoError(t, err)
+		node := newNode
+		node.Name, node.HTTPPort = "peer"+strconv.Itoa(i), port
+		peer.nodes = []api.Node{node, newNode}
+		members = append(members, node)
+	}
+	server := newFakeBackend()
+	server.nodes, server.me = members, api.Me{Node: newNode}
+	srv := startAPI(t, server, nil)
+
+	r := run(t, "", "register-node", "-S", srv.URL, "-h", "seed", "--timeout", "10s")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, "node new joined the cluster through seed:8224; 5 nodes\n", r.stdout)
 }
