@@ -32,6 +32,14 @@ type JoinOptions struct {
 	// that nodes healing a partition do not each exchange the whole
 	// cluster's state with every member.
 	Wait bool
+	// Reconnect is a member of the cluster bringing back a member that
+	// gossip shows down (the background rejoin when this node is not
+	// isolated): a push-pull with it, as serf's own reconnect does, and no
+	// join intent. serf's Join broadcasts one for this node, which every
+	// node gossips on: in an overloaded cluster, where false failures
+	// made peers reconnect members many times a second, those broadcasts
+	// were most of the traffic, and kept the overload going.
+	Reconnect bool
 }
 
 // ErrExchange is a join whose introduction worked but whose gossip
@@ -114,13 +122,21 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	if opts.Wait {
 		reached = c.pushPullMembers(intro)
 	}
-	if _, err := s.Join([]string{contact}, true); err != nil {
+	join := func(addrs []string) error {
+		if opts.Reconnect {
+			_, err := s.Memberlist().Join(addrs)
+			return err
+		}
+		_, err := s.Join(addrs, true)
+		return err
+	}
+	if err := join([]string{contact}); err != nil {
 		if len(reached) == 0 {
 			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
 		}
 		// The contact's gossip port failed where others answered.
 		c.log.Warn().Err(err).Str("contact", address).Str("via", reached[0]).Msg("gossip: gossip exchange with the contact failed; joining through another member")
-		if _, err := s.Join(reached[:1], true); err != nil {
+		if err := join(reached[:1]); err != nil {
 			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
 		}
 	}

@@ -19,10 +19,65 @@ type rejoinState struct {
 	lastErr  string
 }
 
-type backoff struct {
-	delay time.Duration
-	next  time.Time
+// backoffs paces the background rejoin's attempts, per member. A member
+// is tried at once when gossip first shows it down; after each attempt,
+// whatever its outcome, the next waits twice as long (from RejoinMin up to
+// RejoinMax, plus up to a quarter of jitter). A member's pace is forgotten
+// only once it has stayed alive for RejoinMax, so a member that keeps
+// failing and coming back (false failures of an overloaded node) is
+// reconnected less and less often rather than at every failure.
+type backoffs struct {
+	min, max time.Duration
+	byName   map[string]*backoff
 }
+
+type backoff struct {
+	delay      time.Duration
+	next       time.Time
+	aliveSince time.Time // zero while the member is down
+}
+
+func newBackoffs(p Profile) *backoffs {
+	return &backoffs{min: p.RejoinMin, max: p.RejoinMax, byName: map[string]*backoff{}}
+}
+
+// observe notes which members gossip shows alive at now.
+func (b *backoffs) observe(alive map[string]bool, now time.Time) {
+	for name, st := range b.byName {
+		switch {
+		case !alive[name]:
+			st.aliveSince = time.Time{}
+		case st.aliveSince.IsZero():
+			st.aliveSince = now
+		case now.Sub(st.aliveSince) >= b.max:
+			delete(b.byName, name)
+		}
+	}
+}
+
+// due tells whether name may be tried at now.
+func (b *backoffs) due(name string, now time.Time) bool {
+	st := b.byName[name]
+	return st == nil || !now.Before(st.next)
+}
+
+// tried records an attempt at name made at now and returns the wait
+// until the next one.
+func (b *backoffs) tried(name string, now time.Time) time.Duration {
+	st := b.byName[name]
+	if st == nil {
+		st = &backoff{}
+		b.byName[name] = st
+	}
+	st.delay = min(max(2*st.delay, b.min), b.max)
+	wait := st.delay + time.Duration(rand.Int64N(int64(st.delay/4)+1))
+	st.next = now.Add(wait)
+	return wait
+}
+
+// forget drops every member's pace: this node has just rejoined its
+// cluster.
+func (b *backoffs) forget() { clear(b.byName) }
 
 // RejoinStatus describes the background rejoin, or is empty when this node
 // is connected to its cluster (or alone in it).
@@ -56,7 +111,7 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 	p := c.cfg.Profile
 	tick := time.NewTicker(max(p.RejoinMin/2, 20*time.Millisecond))
 	defer tick.Stop()
-	backoffs := map[string]*backoff{}
+	paces := newBackoffs(p)
 	for {
 		select {
 		case <-stop:
@@ -92,19 +147,9 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			c.rejoin.isolated = true
 		}
 		c.mu.Unlock()
-		for name := range backoffs {
-			if alive[name] {
-				delete(backoffs, name)
-			}
-		}
-		now := time.Now()
+		paces.observe(alive, time.Now())
 		for _, m := range targets {
-			b := backoffs[m.Name]
-			if b == nil {
-				b = &backoff{}
-				backoffs[m.Name] = b
-			}
-			if now.Before(b.next) {
+			if !paces.due(m.Name, time.Now()) {
 				continue
 			}
 			select {
@@ -112,22 +157,23 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 				return
 			default:
 			}
-			err := c.tryRejoin(m)
+			// An isolated node joins (serf's join intent is its own); a
+			// member only reconnects the one it tries.
+			err := c.tryRejoin(m, !alone)
+			wait := paces.tried(m.Name, time.Now())
 			if err == nil {
 				c.metrics.rejoins.WithLabelValues("ok").Inc()
 				if isolated {
 					c.log.Info().Str("via", m.Name).Msg("gossip: rejoined the cluster")
+					paces.forget()
+					break
 				}
-				clear(backoffs)
-				break
+				continue
 			}
 			if errors.Is(err, ErrUnregistered) {
 				return
 			}
 			c.metrics.rejoins.WithLabelValues("failed").Inc()
-			b.delay = min(max(2*b.delay, p.RejoinMin), p.RejoinMax)
-			jitter := time.Duration(rand.Int64N(int64(b.delay/4) + 1))
-			b.next = time.Now().Add(b.delay + jitter)
 			if m.Status == StatusSuspect {
 				ev, changed := c.reg.setStatus(m.Name, StatusFailed)
 				c.publish(ev, changed)
@@ -136,22 +182,22 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 				c.mu.Lock()
 				c.rejoin.attempts++
 				c.rejoin.lastErr = fmt.Sprintf("%s: %v", m.Name, err)
-				c.rejoin.next = b.next
+				c.rejoin.next = time.Now().Add(wait)
 				attempts := c.rejoin.attempts
 				c.mu.Unlock()
-				c.log.Warn().Err(err).Str("member", m.Name).Int("attempt", attempts).Dur("retry_in", b.delay+jitter).
+				c.log.Warn().Err(err).Str("member", m.Name).Int("attempt", attempts).Dur("retry_in", wait).
 					Msg("gossip: cannot rejoin the cluster through this member; retrying in the background")
 			} else {
-				c.log.Debug().Err(err).Str("member", m.Name).Dur("retry_in", b.delay+jitter).Msg("gossip: member still unreachable")
+				c.log.Debug().Err(err).Str("member", m.Name).Dur("retry_in", wait).Msg("gossip: member still unreachable")
 			}
 		}
 	}
 }
 
-func (c *Cluster) tryRejoin(m Member) error {
+func (c *Cluster) tryRejoin(m Member, reconnect bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Profile.TCPTimeout*2)
 	defer cancel()
-	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{ExpectID: m.Info.ID})
+	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{ExpectID: m.Info.ID, Reconnect: reconnect})
 	return err
 }
 
