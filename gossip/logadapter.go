@@ -55,6 +55,11 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 		}
 		a.metrics.dropped.WithLabelValues("decrypt", transport).Inc()
 	}
+	if component == "serf" && level == zerolog.InfoLevel && strings.HasPrefix(line, "EventMember") {
+		// Cluster.publish logs every membership change with its status
+		// and address; serf's own line for it would double them.
+		level = zerolog.DebugLevel
+	}
 	a.log.WithLevel(level).Str("component", component).Msg(line)
 	return len(p), nil
 }
