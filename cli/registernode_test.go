@@ -37,10 +37,7 @@ func newPeerCluster(t *testing.T) *peerCluster {
 		peerAPI.ServeHTTP(w, r)
 	}))
 	t.Cleanup(peerSrv.Close)
-	_, portText, err := net.SplitHostPort(strings.TrimPrefix(peerSrv.URL, "http://"))
-	require.NoError(t, err)
-	port, err := strconv.Atoi(portText)
-	require.NoError(t, err)
+	port := serverPort(t, peerSrv)
 
 	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	newNode := api.Node{Name: "new", HostName: "127.0.0.1", HTTPPort: 1, Status: "alive", Connected: true, Since: since}
@@ -51,6 +48,16 @@ func newPeerCluster(t *testing.T) *peerCluster {
 	pc.peer.me = api.Me{Node: peer}
 	pc.srv = startAPI(t, pc.newNode, nil)
 	return pc
+}
+
+// serverPort is the port a test server listens on.
+func serverPort(t *testing.T, srv *httptest.Server) int {
+	t.Helper()
+	_, portText, err := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	require.NoError(t, err)
+	port, err := strconv.Atoi(portText)
+	require.NoError(t, err)
+	return port
 }
 
 func TestRegisterNodeWaitsUntilEveryNodeListsIt(t *testing.T) {
@@ -170,12 +177,8 @@ func TestRegisterNodeAsksTheNodesAtOnce(t *testing.T) {
 			h.ServeHTTP(w, r)
 		}))
 		t.Cleanup(srv.Close)
-		_, portText, err := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-		require.NoError(t, err)
-		port, err := strconv.Atoi(portText)
-		require.NoError(t, err)
 		node := newNode
-		node.Name, node.HTTPPort = "peer"+strconv.Itoa(i), port
+		node.Name, node.HTTPPort = "peer"+strconv.Itoa(i), serverPort(t, srv)
 		peer.nodes = []api.Node{node, newNode}
 		members = append(members, node)
 	}
