@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,9 @@ type agent interface {
 	WaitReady(ctx context.Context, nd *node, within time.Duration) error
 	// Join runs the agent's own join command on nd, through contact.
 	Join(ctx context.Context, nd, contact *node) error
+	// Idle is a command of the agent's binary that starts and exits doing
+	// nothing else: a join's time includes the join command's start.
+	Idle() []string
 	// Members is nd's member list: name → alive, suspect, failed or left,
 	// with the time of the last change where the agent tells it. Calls for
 	// different nodes run concurrently.
@@ -207,6 +211,20 @@ func (p *ports) get(udp bool) (int, error) {
 
 // runCommand runs a CLI command to completion; its output is returned in
 // the error when it fails.
+// commandStart is the median wall time of n runs of cmd.
+func commandStart(ctx context.Context, cmd []string, n int) (time.Duration, error) {
+	times := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		if err := runCommand(ctx, os.TempDir(), cmd[0], cmd[1:]...); err != nil {
+			return 0, err
+		}
+		times = append(times, time.Since(start))
+	}
+	slices.Sort(times)
+	return times[n/2], nil
+}
+
 func runCommand(ctx context.Context, dir, bin string, args ...string) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir

@@ -45,6 +45,11 @@ type result struct {
 	platformRatio    float64 // median over pairs of runs of platform/health
 
 	falseFailures, suspicions int
+
+	// cmdStart is the median time the agent's binary takes to start and
+	// exit (idleCmd), before any node runs: every join command pays it.
+	cmdStart time.Duration
+	idleCmd  string
 }
 
 // The serf agent's figures in issue 6 (10 nodes, LAN profile, this
@@ -269,6 +274,9 @@ func printTable(out io.Writer, o options, env *machine, results []*result) {
 		return fmtDur(pct(v, 50)) + ", " + fmtDur(pct(v, 90))
 	}, "", nil)
 	add("join command returned (median)", func(x *result) string { return fmtDur(pct(cmdTimes(x.joins), 50)) }, "", nil)
+	add("the binary starting and exiting, no node running (median of 11)", func(x *result) string {
+		return fmtDur(x.cmdStart) + " (" + x.idleCmd + ")"
+	}, "", nil)
 	m, pairs := misses(append(append([]joinResult(nil), r.forming...), r.joins...))
 	add(fmt.Sprintf("misses: a node saw it after %s", o.miss), func(x *result) string {
 		m, pairs := misses(append(append([]joinResult(nil), x.forming...), x.joins...))

@@ -51,6 +51,8 @@ func newSerfAgent(bin, dir, profile string, p *ports) (*serfAgent, error) {
 
 func (s *serfAgent) Name() string { return "serf" }
 
+func (s *serfAgent) Idle() []string { return []string{s.bin, "version"} }
+
 // Label names the agent with its version in the table.
 func (s *serfAgent) Label() string { return "serf " + s.version }
 
