@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/node"
 )
 
 // Exit codes returned by Run and Execute.
@@ -71,7 +72,10 @@ func NewRootCommand(out, errOut io.Writer, opts ...Option) *cobra.Command {
 		SilenceErrors: true,
 		// Suggestions would add lines to an unknown command's error.
 		DisableSuggestions: true,
+		// --version (-v): the version nodes advertise to peers and clients.
+		Version: node.Version,
 	}
+	root.SetVersionTemplate("roster {{.Version}}\n")
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(

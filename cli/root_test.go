@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/node"
 )
 
 func TestUsageErrorsFromCobra(t *testing.T) {
@@ -108,4 +110,12 @@ func TestForeignServerErrorReadsWell(t *testing.T) {
 
 func TestOneLine(t *testing.T) {
 	assert.Equal(t, "a; b", oneLine("a\n\n  b \n"))
+}
+
+func TestVersionFlag(t *testing.T) {
+	for _, flag := range []string{"--version", "-v"} {
+		r := run(t, "", flag)
+		assert.Equal(t, ExitOK, r.code, r.stderr)
+		assert.Equal(t, "roster "+node.Version+"\n", r.stdout)
+	}
 }
