@@ -50,7 +50,7 @@ func newRosterAgent(bin, dir, profile string, p *ports) *rosterAgent {
 
 func (r *rosterAgent) Name() string { return "roster" }
 
-func (r *rosterAgent) Idle() []string { return []string{r.bin, "--help"} }
+func (r *rosterAgent) Idle() []string { return []string{r.bin, "--version"} }
 
 // buildRoster compiles the binary as it is shipped, with scripts/build.sh
 // (which scripts/docker-build.sh uses for the image).
