@@ -116,6 +116,6 @@ func TestVersionFlag(t *testing.T) {
 	for _, flag := range []string{"--version", "-v"} {
 		r := run(t, "", flag)
 		assert.Equal(t, ExitOK, r.code, r.stderr)
-		assert.Equal(t, "roster "+node.Version+"\n", r.stdout)
+		assert.Equal(t, "roster version "+node.Version+"\n", r.stdout)
 	}
 }
