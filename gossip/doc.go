@@ -45,7 +45,9 @@
 //
 // A restarted node finds its peers in the Registry and rejoins through
 // any of them in the background, with backoff, until one answers; three
-// peers, picked per down member by rendezvous hashing, keep trying it too.
+// peers, picked per down member by rendezvous hashing, keep trying it too
+// (a push-pull with it alone: they are not the ones joining, so they
+// broadcast no join intent).
 // One that restarted at a new address also makes sure every peer takes it
 // there (reclaim.go).
 //

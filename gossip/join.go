@@ -36,9 +36,9 @@ type JoinOptions struct {
 	// gossip shows down (the background rejoin when this node is not
 	// isolated): a push-pull with it, as serf's own reconnect does, and no
 	// join intent. serf's Join broadcasts one for this node, which every
-	// node gossips on: in an overloaded cluster, where false failures
-	// made peers reconnect members many times a second, those broadcasts
-	// were most of the traffic, and kept the overload going.
+	// node gossips on: where false failures make peers reconnect members
+	// again and again (an overloaded cluster), each reconnect started a
+	// cluster-wide wave of gossip about a node that had never left.
 	Reconnect bool
 }
 
