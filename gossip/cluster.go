@@ -87,21 +87,28 @@ type Cluster struct {
 	tr      *transport
 	keyWarn string
 	keysMu  sync.Mutex // one key operation at a time (keys.go)
+	// rejoinMu is held for each background rejoin attempt, so that a
+	// node leaving waits for the one in flight (rejoin.go).
+	rejoinMu sync.Mutex
 	// fanouts counts the joins announcing this node to every member at
 	// once (pushPullMembers); the merge delegate skips whole states then.
 	fanouts atomic.Int32
 
-	mu       sync.Mutex
-	serf     *serf.Serf
-	keyring  *memberlist.Keyring // nil without encryption; serf changes it in place
-	info     NodeInfo
-	stop     chan struct{} // closed to stop the loops of the current serf
-	loops    sync.WaitGroup
-	rejoin   rejoinState
-	started  bool
-	closed   bool
-	leaving  bool
-	resetErr error
+	mu      sync.Mutex
+	serf    *serf.Serf
+	keyring *memberlist.Keyring // nil without encryption; serf changes it in place
+	info    NodeInfo
+	stop    chan struct{} // closed to stop the loops of the current serf
+	loops   sync.WaitGroup
+	rejoin  rejoinState
+	// rejoinCancel cancels the background rejoin's attempt in flight
+	// (leaving, shutting down; rejoin.go).
+	rejoinCtx    context.Context
+	rejoinCancel context.CancelFunc
+	started      bool
+	closed       bool
+	leaving      bool
+	resetErr     error
 	// movedFrom is the gossip address the data directory recorded for this
 	// node when it differs from the one it starts with; reclaimLoop runs
 	// once for it.
@@ -274,6 +281,7 @@ func (c *Cluster) startSerfLocked() error {
 	}
 	c.serf = s
 	c.stop = make(chan struct{})
+	c.rejoinCtx, c.rejoinCancel = context.WithCancel(context.Background())
 	c.loops.Add(3)
 	go c.handleEvents(events, c.stop)
 	go c.pollStatuses(s, c.stop)
@@ -531,6 +539,7 @@ func (c *Cluster) Leave() error {
 	if s == nil || already {
 		return nil
 	}
+	c.quiesceRejoin()
 	if err := s.Leave(); err != nil {
 		return fmt.Errorf("gossip: leave: %w", err)
 	}
@@ -546,8 +555,11 @@ func (c *Cluster) Shutdown() error {
 		return nil
 	}
 	c.closed = true
-	s, stop := c.serf, c.stop
+	s, stop, cancelRejoin := c.serf, c.stop, c.rejoinCancel
 	c.mu.Unlock()
+	if cancelRejoin != nil {
+		cancelRejoin()
+	}
 	var err error
 	if s != nil {
 		err = s.Shutdown()

@@ -339,6 +339,7 @@ func (c *Cluster) becomeStandalone() error {
 	c.serf = nil
 	c.mu.Unlock()
 
+	c.quiesceRejoin()
 	if err := s.Leave(); err != nil {
 		c.log.Warn().Err(err).Msg("gossip: leave before standalone")
 	}

@@ -158,8 +158,16 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			default:
 			}
 			// An isolated node joins (serf's join intent is its own); a
-			// member only reconnects the one it tries.
+			// member only reconnects the one it tries. None starts once
+			// this node is leaving: a join intent broadcast after its
+			// leave intent would make peers record it failed, not left.
+			c.rejoinMu.Lock()
+			if c.isLeaving() {
+				c.rejoinMu.Unlock()
+				return
+			}
 			err := c.tryRejoin(m, !alone)
+			c.rejoinMu.Unlock()
 			wait := paces.tried(m.Name, time.Now())
 			if err == nil {
 				c.metrics.rejoins.WithLabelValues("ok").Inc()
@@ -194,8 +202,33 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 	}
 }
 
+// isLeaving tells whether this node is leaving its cluster or shutting
+// down.
+func (c *Cluster) isLeaving() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leaving || c.closed || c.serf == nil
+}
+
+// quiesceRejoin cancels the background rejoin's attempt in flight and
+// waits until it has ended; the caller has marked this node leaving (or
+// taken its serf away), so that no attempt starts after it.
+func (c *Cluster) quiesceRejoin() {
+	c.mu.Lock()
+	cancel := c.rejoinCancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.rejoinMu.Lock()
+	defer c.rejoinMu.Unlock()
+}
+
 func (c *Cluster) tryRejoin(m Member, reconnect bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Profile.TCPTimeout*2)
+	c.mu.Lock()
+	parent := c.rejoinCtx
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(parent, c.cfg.Profile.TCPTimeout*2)
 	defer cancel()
 	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{ExpectID: m.Info.ID, Reconnect: reconnect})
 	return err

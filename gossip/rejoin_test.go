@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,4 +125,42 @@ func TestReconnectBroadcastsNoJoinIntent(t *testing.T) {
 	_, err = a.c.JoinVia(ctx, c.addr, JoinOptions{ExpectID: c.c.Local().Info.ID})
 	require.NoError(t, err)
 	require.NotEqual(t, before, intents(), "a join queues its intent")
+}
+
+// TestLeaveWaitsForTheRejoinInFlight checks that a node leaving its
+// cluster first ends the background rejoin's attempt in flight: one that
+// completed after the leave would broadcast a join intent newer than the
+// leave intent, and peers would record the node failed, not left.
+func TestLeaveWaitsForTheRejoinInFlight(t *testing.T) {
+	s := newSimWith(t, 2, localProfile())
+	t.Cleanup(s.close)
+	a, b := s.nodes[0], s.nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := b.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true})
+	require.NoError(t, err)
+
+	entered := make(chan struct{}, 1)
+	var returned atomic.Bool
+	var why atomic.Value
+	hold := func(ctx context.Context, address string) error {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		why.Store(ctx.Err())
+		returned.Store(true)
+		return ctx.Err()
+	}
+	s.hold.Store(&hold)
+	b.crash()
+	select {
+	case <-entered: // a, alone now, is trying to rejoin b
+	case <-ctx.Done():
+		t.Fatal("a never tried to rejoin b")
+	}
+	require.NoError(t, a.c.Leave())
+	require.True(t, returned.Load(), "Leave returned while a rejoin attempt was still in flight")
+	require.ErrorIs(t, why.Load().(error), context.Canceled, "the attempt in flight is cancelled, not left to time out")
 }

@@ -155,6 +155,9 @@ func (s *simNode) crash() {
 type sim struct {
 	nodes  []*simNode
 	byAddr map[string]*simNode
+	// hold, when set, runs at the start of every introduction: a test's
+	// way to hold one up.
+	hold atomic.Pointer[func(ctx context.Context, address string) error]
 }
 
 func newSim(b testing.TB, n int) *sim {
@@ -406,7 +409,12 @@ func countStatus(c *Cluster, st Status) int {
 // process, as the internal gRPC service does between real nodes.
 type simIntroducer struct{ s *sim }
 
-func (i simIntroducer) Introduce(_ context.Context, address string, self Member) (Introduction, error) {
+func (i simIntroducer) Introduce(ctx context.Context, address string, self Member) (Introduction, error) {
+	if hold := i.s.hold.Load(); hold != nil {
+		if err := (*hold)(ctx, address); err != nil {
+			return Introduction{}, err
+		}
+	}
 	nd, ok := i.s.byAddr[address]
 	if !ok || nd.down.Load() {
 		return Introduction{}, fmt.Errorf("sim: no node answers at %s", address)
