@@ -152,15 +152,11 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			if !paces.due(m.Name, time.Now()) {
 				continue
 			}
-			select {
-			case <-stop:
-				return
-			default:
-			}
 			// An isolated node joins (serf's join intent is its own); a
 			// member only reconnects the one it tries. None starts once
-			// this node is leaving: a join intent broadcast after its
-			// leave intent would make peers record it failed, not left.
+			// this node is leaving or stopping (its loops' stop is closed
+			// only after that): a join intent broadcast after its leave
+			// intent would make peers record it failed, not left.
 			c.rejoinMu.Lock()
 			if c.isLeaving() {
 				c.rejoinMu.Unlock()

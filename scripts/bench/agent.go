@@ -209,8 +209,6 @@ func (p *ports) get(udp bool) (int, error) {
 	return 0, errors.New("bench: no free loopback port left below 32768")
 }
 
-// runCommand runs a CLI command to completion; its output is returned in
-// the error when it fails.
 // commandStart is the median wall time of n runs of cmd.
 func commandStart(ctx context.Context, cmd []string, n int) (time.Duration, error) {
 	times := make([]time.Duration, 0, n)
@@ -225,6 +223,8 @@ func commandStart(ctx context.Context, cmd []string, n int) (time.Duration, erro
 	return times[n/2], nil
 }
 
+// runCommand runs a CLI command to completion; its output is returned in
+// the error when it fails.
 func runCommand(ctx context.Context, dir, bin string, args ...string) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir

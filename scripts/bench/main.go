@@ -183,10 +183,11 @@ func measure(ctx context.Context, o options, a agent) (res *result, err error) {
 		fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05.000"), a.Name(), fmt.Sprintf(format, args...))
 	}
 
-	if res.cmdStart, err = commandStart(ctx, a.Idle(), 11); err != nil {
+	nothing := a.Idle()
+	if res.cmdStart, err = commandStart(ctx, nothing, 11); err != nil {
 		return nil, err
 	}
-	res.idleCmd = filepath.Base(strings.Join(a.Idle(), " "))
+	res.idleCmd = strings.Join(append([]string{filepath.Base(nothing[0])}, nothing[1:]...), " ")
 
 	base := make([]*node, o.n-1)
 	log("starting %d nodes", len(base))
