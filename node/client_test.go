@@ -170,6 +170,7 @@ func TestClientFollowsRollingRestartAndKill(t *testing.T) {
 	var mu sync.Mutex
 	var gaps []time.Duration
 	var events []string
+	moves := -1 // the first connection is no move
 	c, err := rosterclient.New(rosterclient.Config{
 		// One seed: the client learns the others from membership.
 		Seeds:             []string{nodes[0].GRPCAddr()},
@@ -180,8 +181,11 @@ func TestClientFollowsRollingRestartAndKill(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, fmt.Sprintf("%s %s", ev.Type, ev.Server.Name))
-			if ev.Type == rosterclient.EventConnected && ev.Gap > 0 {
-				gaps = append(gaps, ev.Gap)
+			if ev.Type == rosterclient.EventConnected {
+				moves++
+				if ev.Gap > 0 {
+					gaps = append(gaps, ev.Gap)
+				}
 			}
 		},
 	})
@@ -233,9 +237,10 @@ func TestClientFollowsRollingRestartAndKill(t *testing.T) {
 	for _, g := range gaps {
 		longest = max(longest, g)
 	}
-	t.Logf("go client: %d reconnections, longest time without a server %s; gaps %v", len(gaps), longest.Round(time.Millisecond), gaps)
+	t.Logf("go client: %d moves, %d of them after losing its node, longest time without a server %s; gaps %v", moves, len(gaps), longest.Round(time.Millisecond), gaps)
 	t.Logf("go client events: %v", events)
-	require.GreaterOrEqual(t, len(gaps), 3, "the client moved at least once per stopped or killed node it used")
+	require.GreaterOrEqual(t, moves, 3, "the client moved at least once per stopped or killed node it used")
+	require.GreaterOrEqual(t, len(gaps), 2, "each kill of its node left the client without a server for a while")
 	require.Less(t, longest, 10*time.Second)
 }
 
@@ -283,4 +288,87 @@ func TestResolverBalancesOverLiveNodesAndFollowsRestarts(t *testing.T) {
 	restartNode(t, nodes, 1, true)
 	retryingCalls.progress(t, 10)
 	retryingCalls.report(t, "resolver with retry policy, rolling restart and kill")
+}
+
+// A stopping node's Go clients register on their next node before they let
+// go of it, and it waits for them before announcing its leave: by the time
+// a peer hears of the leave, every one of them is connected elsewhere.
+func TestClientsMoveBeforeTheirNodeLeaves(t *testing.T) {
+	nodes := runCluster(t, 3)
+	var mine []string
+	for id, at := range settledPlacements(t, testClientIDs(40), nodes...) {
+		if at == "n2" {
+			mine = append(mine, id)
+		}
+	}
+	require.GreaterOrEqual(t, len(mine), 5)
+
+	var mu sync.Mutex
+	movedAt := map[string]time.Time{} // when each client connected past n2
+	leftN2At := map[string]time.Time{}
+	for _, id := range mine {
+		c, err := rosterclient.New(rosterclient.Config{
+			Seeds:         []string{nodes[0].GRPCAddr()},
+			ClientID:      id,
+			ComponentName: "test",
+			OnEvent: func(ev rosterclient.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case ev.Type == rosterclient.EventDisconnected && ev.Server.Name == "n2":
+					leftN2At[id] = time.Now()
+				case ev.Type == rosterclient.EventConnected && ev.Server.Name != "n2":
+					if _, ok := movedAt[id]; !ok {
+						movedAt[id] = time.Now()
+					}
+				}
+			},
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		eventually(t, 10*time.Second, id+" connected to n2", func() bool {
+			s, ok := c.Server()
+			return ok && s.Name == "n2"
+		})
+	}
+
+	// n1 tells the moment it hears of the leave.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := rosterpb.NewClusterServiceClient(dialClientPort(t, nodes[0])).WatchMembership(ctx, &rosterpb.WatchMembershipRequest{})
+	require.NoError(t, err)
+	_, err = stream.Recv() // the snapshot
+	require.NoError(t, err)
+	leftAt := make(chan time.Time, 1)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			if ev.GetType() == rosterpb.MembershipEvent_TYPE_LEAVE && ev.GetNode().GetName() == "n2" {
+				leftAt <- time.Now()
+				return
+			}
+		}
+	}()
+
+	start := time.Now()
+	stop(nodes[1])
+	var left time.Time
+	select {
+	case left = <-leftAt:
+	case <-time.After(10 * time.Second):
+		t.Fatal("n1 never heard that n2 left")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range mine {
+		at, ok := movedAt[id]
+		require.True(t, ok, "%s never connected to another node", id)
+		require.True(t, at.Before(left), "%s connected elsewhere %s after n1 heard n2 leave", id, at.Sub(left))
+		// Make before break: never without a node.
+		require.True(t, at.Before(leftN2At[id]), "%s let go of n2 before it was connected elsewhere", id)
+	}
+	t.Logf("%d clients moved off n2; n1 heard it leave %s after the stop began", len(mine), left.Sub(start).Round(time.Millisecond))
 }

@@ -104,8 +104,10 @@ type Event struct {
 	Type   EventType
 	Server Server
 	Err    error
-	// Gap, on EventConnected, is how long the client was without a server
-	// (zero the first time).
+	// Gap, on EventConnected, is how long the client was without a server:
+	// zero the first time, and when it moved at a node's request (it
+	// registers on the new node before it leaves the old one, so that
+	// EventConnected comes before the old node's EventDisconnected).
 	Gap time.Duration
 }
 
@@ -301,16 +303,30 @@ func (c *Client) run() {
 		c.setCurrent(s)
 		c.emit(ev)
 
-		end := s.wait(c.ctx)
+		var end endReason
+		for {
+			end = s.wait(c.ctx)
+			lost = time.Now()
+			if c.ctx.Err() != nil || !end.reconnect {
+				break
+			}
+			// Ask the node that sent us away where to go, while it still
+			// serves (a stopping node waits for its streams to end).
+			next = s.askPlatform(c.ctx, c.identification())
+			ns, tried := c.handOver(s, next)
+			if ns == nil {
+				if tried {
+					next = nil // unreachable: ask the others
+				}
+				break
+			}
+			s, next = ns, nil
+		}
 		c.setCurrent(nil)
-		lost = time.Now()
 		switch {
 		case c.ctx.Err() != nil:
 			end.err = ErrClosed
 		case end.reconnect:
-			// Ask the node that sent us away where to go, while it still
-			// serves (a stopping node waits for its streams to end).
-			next = s.askPlatform(c.ctx, c.identification())
 		default:
 			c.avoidNode(s.server.Name, s.server.Address)
 		}
@@ -325,6 +341,31 @@ func (c *Client) run() {
 			return
 		}
 	}
+}
+
+// handOver moves the client to the node next names while old still holds
+// its stream, make before break: a stopping node waits for its streams to
+// end before it announces its leave, so its clients are registered
+// elsewhere by the time its peers see it go, and calls go on over old
+// until the new session is current. It returns nil when next names no
+// other node, and tried when that node could not be reached (it is then
+// avoided); the caller moves the slow way.
+func (c *Client) handOver(old *session, next *controlpb.PlatformInfo) (ns *session, tried bool) {
+	p := next.GetPrimary()
+	if p == nil || p.GetNodeName() == old.server.Name {
+		return nil, false
+	}
+	ns, err := c.open(nil, p)
+	if err != nil {
+		c.avoidNode(p.GetNodeName(), address(p.GetHostName(), p.GetGrpcPort()))
+		return nil, true
+	}
+	c.setCurrent(ns)
+	c.emit(Event{Type: EventConnected, Server: ns.server})
+	old.closeStream()
+	c.emit(Event{Type: EventDisconnected, Server: old.server})
+	old.retire(c.cfg.RetireGrace)
+	return ns, false
 }
 
 func (c *Client) sleep(d time.Duration) bool {
