@@ -87,6 +87,10 @@ type Cluster struct {
 	tr      *transport
 	keyWarn string
 	keysMu  sync.Mutex // one key operation at a time (keys.go)
+	// backupMu guards backupOf, the keyring file as it was when last
+	// copied to its backup, and is held while copying it (keyring.go).
+	backupMu sync.Mutex
+	backupOf os.FileInfo
 	// rejoinMu is held for each background rejoin attempt, so that a
 	// node leaving waits for the one in flight (rejoin.go).
 	rejoinMu sync.Mutex
@@ -420,6 +424,7 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 	t := time.NewTicker(p.StatusPoll)
 	defer t.Stop()
 	reconcileEvery := max(1, int(reconcileInterval/p.StatusPoll))
+	backupErr := "" // the last failure to back up the keyring, logged once
 	for tick := 1; ; tick++ {
 		select {
 		case <-stop:
@@ -441,6 +446,14 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 		}
 		if tick%reconcileEvery == 0 {
 			c.reconcile(s)
+		}
+		if err := c.backupKeyring(); err != nil {
+			if err.Error() != backupErr {
+				c.log.Error().Err(err).Msg("gossip: cannot back up the keyring")
+			}
+			backupErr = err.Error()
+		} else {
+			backupErr = ""
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -17,10 +18,20 @@ import (
 // keyringLocked builds memberlist's keyring. A keyring saved in the data
 // directory (serf rewrites it on every key change) wins over the configured
 // key, so a node restarted after a key rotation still talks to its cluster.
+// A damaged one (serf rewrites it in place, and a crash in the middle cuts
+// it) gives way to its backup.
 func (c *Cluster) keyringLocked() (*memberlist.Keyring, error) {
 	saved, err := readKeyringFile(c.KeyringPath())
 	if err != nil {
-		return nil, err
+		backup, berr := readKeyringFile(c.keyringBackupPath())
+		if berr != nil || len(backup) == 0 {
+			return nil, err
+		}
+		c.log.Warn().Err(err).Str("backup", c.keyringBackupPath()).Msg("gossip: the saved keyring is damaged; using its backup, one key change older at most")
+		if err := writeKeyringFile(c.KeyringPath(), backup); err != nil {
+			return nil, err
+		}
+		saved = backup
 	}
 	if len(saved) == 0 && len(c.cfg.Keys) == 0 {
 		return nil, nil
@@ -40,7 +51,44 @@ func (c *Cluster) keyringLocked() (*memberlist.Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip: keyring %s: %w", c.KeyringPath(), err)
 	}
+	if err := c.backupKeyring(); err != nil {
+		return nil, err
+	}
 	return kr, nil
+}
+
+// keyringBackupPath is where backupKeyring keeps a copy of the keyring.
+func (c *Cluster) keyringBackupPath() string { return c.KeyringPath() + ".bak" }
+
+// backupKeyring copies the saved keyring to its backup when the file
+// changed since the last copy, atomically (new file, fsync, rename). serf
+// saves the keyring itself, in its handlers of key operations, right
+// after each change, but by truncating the file and writing it again: a
+// crash in between would leave a node that knows none of its keys, so the
+// backup stays whole. It reads the file, never memberlist's keyring,
+// which key operations change in place. A file caught while serf writes
+// it does not parse, and is copied at a later call. It runs at start,
+// before a node answers the keyring query that ends every key operation,
+// and a few times a second.
+func (c *Cluster) backupKeyring() error {
+	c.backupMu.Lock()
+	defer c.backupMu.Unlock()
+	fi, err := os.Stat(c.KeyringPath())
+	if err != nil {
+		return nil // no keyring
+	}
+	if last := c.backupOf; last != nil && os.SameFile(fi, last) && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size() {
+		return nil
+	}
+	keys, err := readKeyringFile(c.KeyringPath())
+	if err != nil || len(keys) == 0 {
+		return nil // being written
+	}
+	if err := writeKeyringFile(c.keyringBackupPath(), keys); err != nil {
+		return err
+	}
+	c.backupOf = fi
+	return nil
 }
 
 // KeyWarning is the warning given at start when the saved keyring differs
@@ -86,11 +134,7 @@ func writeKeyringFile(path string, keys [][]byte) error {
 	if err != nil {
 		return fmt.Errorf("gossip: write keyring: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("gossip: write keyring: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := replaceFile(filepath.Dir(path), filepath.Base(path), b, ""); err != nil {
 		return fmt.Errorf("gossip: write keyring: %w", err)
 	}
 	return nil

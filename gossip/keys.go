@@ -320,6 +320,9 @@ func (c *Cluster) answerKeyring(q *serf.Query) {
 	if kr == nil {
 		return
 	}
+	if err := c.backupKeyring(); err != nil {
+		c.log.Error().Err(err).Msg("gossip: cannot back up the keyring")
+	}
 	a := keyringAnswer{Primary: base64.StdEncoding.EncodeToString(kr.GetPrimaryKey()), Warning: strings.TrimPrefix(warn, "gossip: ")}
 	for _, k := range kr.GetKeys() {
 		a.Keys = append(a.Keys, base64.StdEncoding.EncodeToString(k))

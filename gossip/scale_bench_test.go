@@ -169,8 +169,9 @@ func newSim(b testing.TB, n int) *sim {
 	return newSimWith(b, n, profile)
 }
 
-// newSimWith is newSim with another gossip profile.
-func newSimWith(b testing.TB, n int, profile Profile) *sim {
+// newSimWith is newSim with another gossip profile; each option changes
+// every node's Config.
+func newSimWith(b testing.TB, n int, profile Profile, options ...func(*Config)) *sim {
 	b.Helper()
 	s := &sim{byAddr: map[string]*simNode{}}
 	dir := b.TempDir()
@@ -180,7 +181,7 @@ func newSimWith(b testing.TB, n int, profile Profile) *sim {
 			b.Fatal(err)
 		}
 		name := "node" + strconv.Itoa(i+1)
-		c, err := New(Config{
+		cfg := Config{
 			Name:        name,
 			ClusterName: "sim",
 			Info: NodeInfo{ClientHost: "127.0.0.1", GRPCPort: 8124, HTTPPort: 8024,
@@ -193,7 +194,11 @@ func newSimWith(b testing.TB, n int, profile Profile) *sim {
 			AdvertisePort: port,
 			Introducer:    simIntroducer{s: s},
 			Logger:        zerolog.Nop(),
-		})
+		}
+		for _, o := range options {
+			o(&cfg)
+		}
+		c, err := New(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

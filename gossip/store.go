@@ -116,29 +116,10 @@ func (s store) save(st state) error {
 	b := make([]byte, 0, len(raw)+128)
 	b = fmt.Appendf(b, `{"format":%d,"sha256":"%s","state":`, stateFormat, hex.EncodeToString(sum[:]))
 	b = append(append(b, raw...), '}')
-	tmp, err := os.CreateTemp(s.dir, stateFile+".tmp-*")
-	if err != nil {
+	if err := replaceFile(s.dir, stateFile, b, backupFile); err != nil {
 		return fmt.Errorf("gossip: save state: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("gossip: save state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("gossip: save state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("gossip: save state: %w", err)
-	}
-	if err := os.Rename(s.path(stateFile), s.path(backupFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("gossip: save state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path(stateFile)); err != nil {
-		return fmt.Errorf("gossip: save state: %w", err)
-	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // reset removes the state (a node that was unregistered starts afresh).
@@ -147,18 +128,6 @@ func (s store) reset() error {
 		if err := os.Remove(s.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("gossip: reset state: %w", err)
 		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("gossip: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("gossip: sync %s: %w", dir, err)
 	}
 	return nil
 }
