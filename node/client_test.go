@@ -372,3 +372,41 @@ func TestClientsMoveBeforeTheirNodeLeaves(t *testing.T) {
 	}
 	t.Logf("%d clients moved off n2; n1 heard it leave %s after the stop began", len(mine), left.Sub(start).Round(time.Millisecond))
 }
+
+// The resolver follows one node's membership stream. A node that stops
+// answering without closing the connection (here a black hole between
+// them) must not hold it: keepalive pings end the stream, the resolver
+// follows another node and learns of a node that joins afterwards.
+func TestResolverLeavesANodeThatStoppedAnswering(t *testing.T) {
+	nodes := runCluster(t, 3)
+	hole := newBlackhole(t, nodes[0].GRPCAddr())
+	conn, err := grpc.NewClient("roster:///"+hole.Addr(),
+		grpc.WithResolvers(rosterclient.NewResolverBuilder(rosterclient.ResolverOptions{})),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	cs := rosterpb.NewClusterServiceClient(conn)
+	answeredBy := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		r, err := cs.ListNodes(ctx, &rosterpb.ListNodesRequest{})
+		if err != nil {
+			return ""
+		}
+		return r.GetAnsweredBy()
+	}
+	seen := map[string]bool{}
+	eventually(t, 10*time.Second, "every node answers through the resolver", func() bool {
+		seen[answeredBy()] = true
+		return seen["n1"] && seen["n2"] && seen["n3"]
+	})
+
+	hole.on.Store(true)
+	start := time.Now()
+	n4 := runNode(t, testConfig(t, "n4", t.TempDir()))
+	register(t, n4, nodes[1])
+	eventually(t, 45*time.Second, "n4, which joined after the followed node stopped answering, answers", func() bool {
+		return answeredBy() == "n4"
+	})
+	t.Logf("the resolver learnt of n4 %s after its node stopped answering", time.Since(start).Round(time.Millisecond))
+}

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/keepalive"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 )
@@ -14,13 +15,26 @@ import (
 func (n *Node) clientServerOptions() []grpc.ServerOption {
 	// A client that connects and never finishes its handshake is dropped
 	// after this long rather than gRPC's default of two minutes.
-	opts := []grpc.ServerOption{grpc.ConnectionTimeout(10 * time.Second)}
+	opts := []grpc.ServerOption{grpc.ConnectionTimeout(10 * time.Second), clientKeepalive()}
 	// Metrics before access control, so refused calls are counted too.
 	opts = append(opts, n.grpcMetrics.serverOptions(grpcServerClient)...)
 	if creds := n.clientCredentials(); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
 	return append(opts, n.accessControlOptions()...)
+}
+
+// clientKeepalive lets clients check a connection with HTTP/2 pings every
+// 10 s (gRPC's least; its default policy ends the connection of a client
+// that pings more often than every 5 minutes), so that those holding a
+// stream open (the membership streams of the resolver and the Go client)
+// notice a node that stopped answering without closing the connection (a
+// paused container, a partition, a powered-off host) in seconds.
+func clientKeepalive() grpc.ServerOption {
+	return grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+		MinTime:             5 * time.Second,
+		PermitWithoutStream: true,
+	})
 }
 
 // registerClientServices adds the services of the client port: Axon's
