@@ -34,10 +34,18 @@ type Client struct {
 // NewClient returns a client for the node at baseURL. insecureTLS skips
 // certificate checks (the CLI's -i/--insecure-ssl).
 func NewClient(baseURL, token string, insecureTLS bool) *Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	var cfg *tls.Config
 	if insecureTLS {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the operator
+		cfg = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the operator
 	}
+	return NewClientTLS(baseURL, token, cfg)
+}
+
+// NewClientTLS is NewClient with the TLS settings of HTTPS connections
+// (nil: the system's roots).
+func NewClientTLS(baseURL, token string, cfg *tls.Config) *Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
 	return &Client{
 		BaseURL: strings.TrimRight(baseURL, "/"),
 		Token:   token,

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,6 +38,7 @@ type adminFlags struct {
 	server   string
 	https    bool
 	insecure bool
+	caCert   string
 	output   outputFormat
 	token    string
 }
@@ -53,6 +56,7 @@ func addAdminFlags(cmd *cobra.Command, s *settings) *adminFlags {
 		"URL of the node's HTTP port ("+defaultHTTPSServer+" with -s)")
 	fl.BoolVarP(&f.https, "https", "s", false, "use HTTPS to talk to the server")
 	fl.BoolVarP(&f.insecure, "insecure-ssl", "i", false, "do not verify the server's TLS certificate")
+	fl.StringVar(&f.caCert, "ca-cert", "", "PEM file of the CA certificates to trust for the server's TLS certificate (default: the system's)")
 	fl.VarP(&f.output, "output", "o", "output format: txt or json")
 	fl.StringVarP(&f.token, "access-token", "t", "",
 		"access token (default: the first line of ./"+tokenFile+" if it exists)")
@@ -72,10 +76,37 @@ func (f *adminFlags) resolve(cmd *cobra.Command) (*admin, error) {
 			return nil, err
 		}
 	}
+	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	return &admin{
-		client: api.NewClient(server, token, f.insecure),
+		client: api.NewClientTLS(server, token, tlsCfg),
 		output: string(f.output),
 	}, nil
+}
+
+// tlsConfig is what -i/--insecure-ssl and --ca-cert ask for; nil means the
+// system's roots.
+func (f *adminFlags) tlsConfig() (*tls.Config, error) {
+	if f.caCert == "" {
+		if f.insecure {
+			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // asked for by the operator
+		}
+		return nil, nil
+	}
+	if f.insecure {
+		return nil, usagef("--ca-cert and -i/--insecure-ssl contradict each other: the one checks the server's certificate, the other skips the check")
+	}
+	b, err := os.ReadFile(f.caCert)
+	if err != nil {
+		return nil, usagef("invalid --ca-cert %q: %v", f.caCert, errors.Unwrap(err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, usagef("invalid --ca-cert %q: no PEM certificate in it", f.caCert)
+	}
+	return &tls.Config{RootCAs: pool}, nil
 }
 
 // serverURL applies -s to the default server, and accepts host:port alone

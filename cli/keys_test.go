@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -183,8 +186,34 @@ func TestSchemeAndCertificateHints(t *testing.T) {
 	assert.Contains(t, r.stderr, "-i/--insecure-ssl")
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"))
 
+	assert.Contains(t, r.stderr, "--ca-cert ca.pem")
+
 	r = run(t, "", "cluster", "-s", "-i", "-S", tlsHostPort)
 	assert.Equal(t, ExitOK, r.code, r.stderr)
 	r = run(t, "", "cluster", "--insecure-ssl", "-S", tlsSrv.URL)
 	assert.Equal(t, ExitOK, r.code, r.stderr)
+
+	// --ca-cert trusts the CA that signed the server's certificate
+	// (httptest's signs itself), for every request of the command.
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o600))
+	r = run(t, "", "cluster", "-s", "-S", tlsHostPort, "--ca-cert", ca)
+	assert.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "node-b.example.com")
+
+	notPEM := filepath.Join(dir, "key.txt")
+	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ca-cert", filepath.Join(dir, "missing.pem")}, `roster: cluster: invalid --ca-cert "` + filepath.Join(dir, "missing.pem") + `": no such file or directory`},
+		{[]string{"--ca-cert", notPEM}, `roster: cluster: invalid --ca-cert "` + notPEM + `": no PEM certificate in it`},
+		{[]string{"--ca-cert", ca, "-i"}, "roster: cluster: --ca-cert and -i/--insecure-ssl contradict each other"},
+	} {
+		r = run(t, "", append([]string{"cluster", "-s", "-S", tlsHostPort}, c.args...)...)
+		assert.Equal(t, ExitUsage, r.code, "%v: %s", c.args, r.stderr)
+		assert.True(t, strings.HasPrefix(r.stderr, c.want), "%v: %q", c.args, r.stderr)
+	}
 }

@@ -26,7 +26,7 @@ func tlsHint(err error) (line string, ok bool) {
 	case strings.Contains(msg, "x509: certificate signed by unknown authority"),
 		strings.Contains(msg, "certificate is not trusted"):
 		return where + ": the server's certificate is not signed by a CA this machine trusts: trust the CA " +
-			"(SSL_CERT_FILE=ca.pem roster ...) or skip the check with -i/--insecure-ssl", true
+			"(--ca-cert ca.pem) or skip the check with -i/--insecure-ssl", true
 	case strings.Contains(msg, "x509: certificate is valid for"):
 		_, why, _ := strings.Cut(msg, "x509: ")
 		return where + ": " + why + ": use a name the certificate holds with -S, or skip the check with -i/--insecure-ssl", true

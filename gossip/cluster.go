@@ -424,6 +424,7 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 	t := time.NewTicker(p.StatusPoll)
 	defer t.Stop()
 	reconcileEvery := max(1, int(reconcileInterval/p.StatusPoll))
+	encrypted := s.EncryptionEnabled()
 	backupErr := "" // the last failure to back up the keyring, logged once
 	for tick := 1; ; tick++ {
 		select {
@@ -446,6 +447,9 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 		}
 		if tick%reconcileEvery == 0 {
 			c.reconcile(s)
+		}
+		if !encrypted {
+			continue
 		}
 		if err := c.backupKeyring(); err != nil {
 			if err.Error() != backupErr {
