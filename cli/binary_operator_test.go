@@ -3,11 +3,13 @@ package cli_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/cli"
 )
 
 // The operator commands as a user runs them: real node processes, the
@@ -145,31 +148,30 @@ func devBasePort(t *testing.T, count int) int {
 	return 0
 }
 
-func TestBinaryDevJSON(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs node processes")
-	}
-	bin := buildBinary(t)
-	base := devBasePort(t, 2)
+// devOutput is what `roster dev -o json` prints.
+type devOutput struct {
+	Nodes []struct {
+		Name      string   `json:"name"`
+		PID       int      `json:"pid"`
+		HTTPPort  int      `json:"httpPort"`
+		Dashboard string   `json:"dashboard"`
+		Restart   []string `json:"restart"`
+	} `json:"nodes"`
+	Cluster []api.Node `json:"cluster"`
+}
+
+// startDev runs `roster dev -o json` with two nodes from base, and returns
+// it once it printed its JSON.
+func startDev(t *testing.T, bin string, base int) (*exec.Cmd, devOutput, *cli.LockedBuffer) {
+	t.Helper()
 	dev := exec.Command(bin, "dev", "--nodes", "2", "--base-port", strconv.Itoa(base), "--dir", t.TempDir(), "-o", "json")
 	dev.Dir = t.TempDir()
 	stdout, err := dev.StdoutPipe()
 	require.NoError(t, err)
-	var stderr strings.Builder
-	dev.Stderr = &stderr
+	stderr := &cli.LockedBuffer{}
+	dev.Stderr = stderr
 	require.NoError(t, dev.Start())
 	t.Cleanup(func() { _ = dev.Process.Kill() })
-
-	type devOutput struct {
-		Nodes []struct {
-			Name      string   `json:"name"`
-			PID       int      `json:"pid"`
-			HTTPPort  int      `json:"httpPort"`
-			Dashboard string   `json:"dashboard"`
-			Restart   []string `json:"restart"`
-		} `json:"nodes"`
-		Cluster []api.Node `json:"cluster"`
-	}
 	decoded := make(chan devOutput, 1)
 	go func() {
 		var out devOutput
@@ -178,14 +180,30 @@ func TestBinaryDevJSON(t *testing.T) {
 		}
 		close(decoded)
 	}()
-	var out devOutput
 	select {
 	case o, ok := <-decoded:
 		require.True(t, ok, "dev printed no JSON; stderr: %s", stderr.String())
-		out = o
+		t.Cleanup(func() { // whatever the test did to dev
+			for _, n := range o.Nodes {
+				if p, err := os.FindProcess(n.PID); err == nil && processRunning(n.PID) {
+					_ = p.Kill()
+				}
+			}
+		})
+		return dev, o, stderr
 	case <-time.After(60 * time.Second):
 		t.Fatalf("dev printed nothing in 60s; stderr: %s", stderr.String())
 	}
+	return nil, devOutput{}, nil
+}
+
+func TestBinaryDevJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs node processes")
+	}
+	bin := buildBinary(t)
+	base := devBasePort(t, 2)
+	dev, out, stderr := startDev(t, bin, base)
 	require.Len(t, out.Nodes, 2)
 	assert.Equal(t, "node1", out.Nodes[0].Name)
 	assert.Equal(t, base, out.Nodes[0].HTTPPort)
@@ -210,4 +228,38 @@ func TestBinaryDevJSON(t *testing.T) {
 		t.Fatal("dev did not stop on SIGINT")
 	}
 	assert.Contains(t, stderr.String(), "stopping the nodes", "messages go to stderr with -o json")
+}
+
+// TestBinaryDevNodesEndWithIt: the nodes of `roster dev` are in process
+// groups of their own, which the terminal's signals do not reach (it
+// stops them in order on Ctrl-C). When dev ends without stopping them
+// (kill -9 here; a closed terminal's SIGHUP, or a second Ctrl-C before it
+// got to them) they stop too, rather than stay behind with their ports.
+func TestBinaryDevNodesEndWithIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs node processes")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the nodes learn of their parent's end on Linux only")
+	}
+	bin := buildBinary(t)
+	dev, out, _ := startDev(t, bin, devBasePort(t, 2))
+	require.NoError(t, dev.Process.Kill())
+	_ = dev.Wait()
+	for _, n := range out.Nodes {
+		require.Eventually(t, func() bool { return !processRunning(n.PID) }, 30*time.Second, 50*time.Millisecond,
+			"%s (pid %d) still runs after roster dev ended", n.Name, n.PID)
+	}
+}
+
+// processRunning is false once pid is gone or a zombie (its new parent
+// may not reap it).
+func processRunning(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }

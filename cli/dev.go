@@ -161,9 +161,7 @@ func (n *devNode) start(exe string) error {
 	}
 	n.cmd = exec.Command(exe, n.args...)
 	n.cmd.Stdout, n.cmd.Stderr = f, f
-	// Own process group: the terminal's Ctrl-C reaches only "roster dev",
-	// which stops the nodes in order.
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	n.cmd.SysProcAttr = devProcAttr()
 	if err := n.cmd.Start(); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("dev: start %s: %w", n.name, err)
