@@ -2,7 +2,6 @@ package gossip
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"os"
@@ -27,13 +26,8 @@ func TestKeyringBackedUpOnEveryChange(t *testing.T) {
 	}
 	k1, k2, k3 := newKey(), newKey(), newKey()
 	enc := base64.StdEncoding.EncodeToString
-	s := newSimWith(t, 2, localProfile(), func(c *Config) { c.Keys = [][]byte{k1} })
-	t.Cleanup(s.close)
-	a, b := s.nodes[0], s.nodes[1]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := b.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true})
-	require.NoError(t, err)
+	_, a, b := newSimPair(t, func(c *Config) { c.Keys = [][]byte{k1} })
+	nodes := []*simNode{a, b}
 
 	saved := func(path string) []string {
 		keys, err := readKeyringFile(path)
@@ -44,7 +38,7 @@ func TestKeyringBackedUpOnEveryChange(t *testing.T) {
 		}
 		return out
 	}
-	for _, nd := range s.nodes {
+	for _, nd := range nodes {
 		require.Equal(t, []string{enc(k1)}, saved(nd.c.KeyringPath()), "%s saves its configured key at start", nd.c.cfg.Name)
 		require.Equal(t, []string{enc(k1)}, saved(nd.c.keyringBackupPath()), "%s backs it up", nd.c.cfg.Name)
 	}
@@ -56,7 +50,7 @@ func TestKeyringBackedUpOnEveryChange(t *testing.T) {
 	require.NoError(t, err)
 	_, err = sf.KeyManager().InstallKey(enc(k2))
 	require.NoError(t, err)
-	for _, nd := range s.nodes {
+	for _, nd := range nodes {
 		require.Eventually(t, func() bool {
 			keys, err := readKeyringFile(nd.c.keyringBackupPath())
 			return err == nil && len(keys) == 2 && bytes.Equal(keys[0], k1) && bytes.Equal(keys[1], k2)
@@ -72,14 +66,14 @@ func TestKeyringBackedUpOnEveryChange(t *testing.T) {
 	for _, n := range report.Nodes {
 		require.True(t, n.OK, "%s: %s", n.Name, n.Message)
 	}
-	for _, nd := range s.nodes {
+	for _, nd := range nodes {
 		require.Equal(t, []string{enc(k2), enc(k1)}, saved(nd.c.keyringBackupPath()), "%s after use", nd.c.cfg.Name)
 	}
 	_, err = a.c.InstallKey(enc(k3))
 	require.NoError(t, err)
 	_, err = a.c.RemoveKey(enc(k1), false)
 	require.NoError(t, err)
-	for _, nd := range s.nodes {
+	for _, nd := range nodes {
 		require.Equal(t, []string{enc(k2), enc(k3)}, saved(nd.c.keyringBackupPath()), "%s after install and remove", nd.c.cfg.Name)
 	}
 

@@ -132,13 +132,9 @@ func TestReconnectBroadcastsNoJoinIntent(t *testing.T) {
 // completed after the leave would broadcast a join intent newer than the
 // leave intent, and peers would record the node failed, not left.
 func TestLeaveWaitsForTheRejoinInFlight(t *testing.T) {
-	s := newSimWith(t, 2, localProfile())
-	t.Cleanup(s.close)
-	a, b := s.nodes[0], s.nodes[1]
+	s, a, b := newSimPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := b.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true})
-	require.NoError(t, err)
 
 	entered := make(chan struct{}, 1)
 	var returned atomic.Bool

@@ -236,6 +236,21 @@ func newSimWith(b testing.TB, n int, profile Profile, options ...func(*Config)) 
 	return s
 }
 
+// newSimPair is a simulated cluster of two nodes with the local profile,
+// b joined through a.
+func newSimPair(t *testing.T, options ...func(*Config)) (s *sim, a, b *simNode) {
+	t.Helper()
+	s = newSimWith(t, 2, localProfile(), options...)
+	t.Cleanup(s.close)
+	a, b = s.nodes[0], s.nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	return s, a, b
+}
+
 // listenPair binds UDP and TCP on the same loopback port, as a node's
 // internal port.
 func listenPair() (net.PacketConn, net.Listener, int, error) {
