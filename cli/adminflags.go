@@ -76,25 +76,19 @@ func (f *adminFlags) resolve(cmd *cobra.Command) (*admin, error) {
 			return nil, err
 		}
 	}
-	tlsCfg, err := f.tlsConfig()
-	if err != nil {
-		return nil, err
+	client := api.NewClient(server, token, f.insecure)
+	if f.caCert != "" {
+		cfg, err := f.trustedCAs()
+		if err != nil {
+			return nil, err
+		}
+		client = api.NewClientTLS(server, token, cfg)
 	}
-	return &admin{
-		client: api.NewClientTLS(server, token, tlsCfg),
-		output: string(f.output),
-	}, nil
+	return &admin{client: client, output: string(f.output)}, nil
 }
 
-// tlsConfig is what -i/--insecure-ssl and --ca-cert ask for; nil means the
-// system's roots.
-func (f *adminFlags) tlsConfig() (*tls.Config, error) {
-	if f.caCert == "" {
-		if f.insecure {
-			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // asked for by the operator
-		}
-		return nil, nil
-	}
+// trustedCAs is the TLS configuration --ca-cert asks for.
+func (f *adminFlags) trustedCAs() (*tls.Config, error) {
 	if f.insecure {
 		return nil, usagef("--ca-cert and -i/--insecure-ssl contradict each other: the one checks the server's certificate, the other skips the check")
 	}

@@ -26,10 +26,10 @@ func (n *Node) clientServerOptions() []grpc.ServerOption {
 
 // clientKeepalive lets clients check a connection with HTTP/2 pings every
 // 10 s (gRPC's least; its default policy ends the connection of a client
-// that pings more often than every 5 minutes), so that those holding a
-// stream open (the membership streams of the resolver and the Go client)
-// notice a node that stopped answering without closing the connection (a
-// paused container, a partition, a powered-off host) in seconds.
+// that pings more often than every 5 minutes), so that clients holding a
+// stream open (the resolver's membership stream) notice a node that
+// stopped answering without closing the connection (a paused container, a
+// partition, a powered-off host) in seconds.
 func clientKeepalive() grpc.ServerOption {
 	return grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 		MinTime:             5 * time.Second,

@@ -188,17 +188,17 @@ func (r *rosterResolver) candidates() []string {
 	return out
 }
 
-// followKeepalive checks the connection under the membership stream: a
-// node that stops answering without closing it (a paused container, a
-// partition, a powered-off host) would otherwise hold the stream, and the
-// resolver's view of the cluster, forever. Pings every 10 s (gRPC's
-// least, which roster nodes allow) and 5 s for the answer end it within
-// 15 s; the resolver then follows another node.
-var followKeepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}
+// followPing and followPingTimeout check the connection under the
+// membership stream: a node that stops answering without closing it (a
+// paused container, a partition, a powered-off host) would otherwise hold
+// the stream, and the resolver's view of the cluster, forever. Pings every
+// 10 s (gRPC's least, which roster nodes allow) and 5 s for the answer end
+// it within 15 s; the resolver then follows another node.
+const followPing, followPingTimeout = 10 * time.Second, 5 * time.Second
 
 // follow reads addr's membership stream until it ends.
 func (r *rosterResolver) follow(addr string, progressed *bool) error {
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(r.opts.Credentials), grpc.WithKeepaliveParams(followKeepalive)},
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(r.opts.Credentials), grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: followPing, Timeout: followPingTimeout})},
 		tokenOption(r.opts.AccessToken)...)
 	conn, err := grpc.NewClient("passthrough:///"+addr, append(opts, r.opts.DialOptions...)...)
 	if err != nil {
