@@ -5,7 +5,7 @@
 //	go test -tags e2e -v -timeout 30m ./e2e
 //
 // Without a Docker engine it skips, saying so. Flags (after -args):
-// -soak (packet-loss soak duration, default 60s; the README's figure is
+// -soak (packet-loss soak duration, default 60s; docs/reliability.md's figure is
 // from 5m), -results (file the figures are written to, as JSON, for
 // scripts/reltable).
 package e2e

@@ -16,7 +16,7 @@ var (
 	resultsFile = flag.String("results", "", "write the figures to this JSON file (for scripts/reltable)")
 )
 
-// figure is one row of the README's reliability table.
+// figure is one row of the reliability table (docs/reliability.md).
 type figure struct {
 	Check string `json:"check"`
 	Done  string `json:"done"`

@@ -21,7 +21,7 @@ import (
 //
 //	ROSTER_REQUIRE_BROWSER=1    no Chromium is a failure, not a skip (CI)
 //	ROSTER_CHROMIUM=/path       the browser to use (default: chromium on PATH)
-//	ROSTER_UPDATE_SCREENSHOT=1  write the README's screenshot, docs/dashboard.png
+//	ROSTER_UPDATE_SCREENSHOT=1  write docs/dashboard.png, the operations guide's screenshot
 //	ROSTER_SCREENSHOT_DIR=dir   also keep every screenshot there, to look at
 const screenshotFile = "../docs/dashboard.png"
 

@@ -7,7 +7,7 @@
 # (methods called by name) stops the linker from dropping any unused
 # exported method. Without it the binary has 1.3 MiB more code and 1.3 MiB
 # more function tables, nearly all of them resident in every node
-# (README, Performance). roster never enables gRPC tracing.
+# (docs/architecture.md). roster never enables gRPC tracing.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: scripts/build.sh OUT [go build flags]" >&2; exit 2; }
 out="$1"; shift

@@ -1,8 +1,8 @@
 // Command reltable renders the e2e suite's figures (JSON written by
-// `go test -tags e2e ./e2e -args -results FILE`) as the README's
-// reliability table, replacing what stands between its markers.
+// `go test -tags e2e ./e2e -args -results FILE`) as the reliability
+// table of docs/reliability.md, replacing what stands between its markers.
 //
-//	go run ./scripts/reltable -results e2e/results.json -readme README.md
+//	go run ./scripts/reltable -results e2e/results.json -readme docs/reliability.md
 package main
 
 import (
@@ -33,7 +33,7 @@ type results struct {
 
 func main() {
 	resultsPath := flag.String("results", "e2e/results.json", "figures written by the e2e suite")
-	readme := flag.String("readme", "README.md", "file whose table to replace")
+	readme := flag.String("readme", "docs/reliability.md", "file whose table to replace")
 	flag.Parse()
 	if err := run(*resultsPath, *readme); err != nil {
 		fmt.Fprintln(os.Stderr, "reltable:", err)
