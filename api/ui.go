@@ -2,9 +2,12 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -75,6 +78,7 @@ type staticFiles struct {
 type staticFile struct {
 	data []byte
 	etag string
+	gzip bool // data is gzipped (the file system held name+swaggerui.GzipSuffix)
 }
 
 func (s *staticFiles) serve(w http.ResponseWriter, r *http.Request, name string) {
@@ -93,7 +97,42 @@ func (s *staticFiles) serve(w http.ResponseWriter, r *http.Request, name string)
 	if ct := contentType(path.Ext(name)); ct != "" {
 		h.Set("Content-Type", ct)
 	}
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+	if !f.gzip {
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+		return
+	}
+	h.Add("Vary", "Accept-Encoding")
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+		return
+	}
+	// The rare client without gzip gets the file decompressed as it is
+	// sent, under an ETag of its own.
+	h.Set("ETag", strings.TrimSuffix(f.etag, `"`)+`-identity"`)
+	zr, err := gzip.NewReader(bytes.NewReader(f.data))
+	if err != nil {
+		writeError(w, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "api: static file " + name + ": " + err.Error()})
+		return
+	}
+	defer zr.Close()
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = io.Copy(w, zr)
+}
+
+// acceptsGzip tells whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // contentType avoids depending on the host's MIME database.
@@ -119,12 +158,21 @@ func (s *staticFiles) load(name string) (staticFile, error) {
 	if f, ok := s.cache[name]; ok {
 		return f, nil
 	}
+	if strings.HasSuffix(name, swaggerui.GzipSuffix) {
+		// Stored gzipped files are served under their own names only.
+		return staticFile{}, fmt.Errorf("api: static file %s: %w", name, fs.ErrNotExist)
+	}
 	data, err := fs.ReadFile(s.fsys, name)
+	gz := false
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = fs.ReadFile(s.fsys, name+swaggerui.GzipSuffix)
+		gz = err == nil
+	}
 	if err != nil {
 		return staticFile{}, fmt.Errorf("api: static file %s: %w", name, err)
 	}
 	sum := sha256.Sum256(data)
-	f := staticFile{data: data, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	f := staticFile{data: data, gzip: gz, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
 	if s.cache == nil {
 		s.cache = map[string]staticFile{}
 	}
