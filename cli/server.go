@@ -2,11 +2,12 @@ package cli
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/node"
@@ -44,22 +45,43 @@ func newServerCommand(s *settings) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("node: signal received, stopping gracefully (a second signal exits at once)")
-		case <-n.Done():
-			return fmt.Errorf("node stopped unexpectedly")
-		}
-		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		start := time.Now()
-		if err := n.Stop(stopCtx); err != nil {
-			return err
-		}
-		log.Info().Dur("took", time.Since(start)).Msg("node: bye")
-		return nil
+		return runUntilStopped(ctx, n, log, cfg.ShutdownTimeout)
 	}
 	return cmd
+}
+
+// runningNode is what runUntilStopped needs of a started node.Node.
+type runningNode interface {
+	Err() <-chan error
+	Done() <-chan struct{}
+	Stop(context.Context) error
+}
+
+// runUntilStopped waits for the context to end (a signal), or for the node
+// to fail, and stops the node gracefully within timeout. A failure of the
+// node is the command's error, so roster server exits non-zero.
+func runUntilStopped(ctx context.Context, n runningNode, log zerolog.Logger, timeout time.Duration) error {
+	var failed error
+	select {
+	case <-ctx.Done():
+		log.Info().Dur("timeout", timeout).Msg("node: signal received, stopping gracefully (a second signal exits at once)")
+	case failed = <-n.Err():
+		log.Error().Err(failed).Dur("timeout", timeout).Msg("node: stopping after a failure")
+	case <-n.Done():
+		return errors.New("node: stopped unexpectedly")
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	stopErr := n.Stop(stopCtx)
+	if failed != nil {
+		return failed
+	}
+	if stopErr != nil {
+		return stopErr
+	}
+	log.Info().Dur("took", time.Since(start)).Msg("node: bye")
+	return nil
 }
 
 // isTerminal is true when w is a character device (a terminal).

@@ -53,6 +53,7 @@ type Node struct {
 
 	ready    chan struct{}
 	done     chan struct{}
+	errc     chan error // the first server loop that ended unexpectedly
 	stopping atomic.Bool
 	stopOnce sync.Once
 	bg       sync.WaitGroup
@@ -79,6 +80,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 		metrics: reg,
 		ready:   make(chan struct{}),
 		done:    make(chan struct{}),
+		errc:    make(chan error, 1),
 		bgStop:  make(chan struct{}),
 	}, nil
 }
@@ -199,13 +201,24 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// serve runs a server loop; an unexpected end is logged.
+// serve runs a server loop. Only Stop and Kill end one; any other end is
+// the node failing: it is logged and reported on Err.
 func (n *Node) serve(what string, f func() error) {
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
-		if err := f(); err != nil && !n.stopping.Load() && !isClosedErr(err) {
-			n.log.Error().Err(err).Str("server", what).Msg("node: server stopped")
+		err := f()
+		if n.stopping.Load() {
+			return
+		}
+		if err == nil || isClosedErr(err) {
+			err = fmt.Errorf("its listener was closed (%v)", err)
+		}
+		err = fmt.Errorf("node: %s server stopped: %w", what, err)
+		n.log.Error().Err(err).Str("server", what).Msg("node: server stopped; the node no longer serves on that port")
+		select {
+		case n.errc <- err:
+		default: // the first failure is the one reported
 		}
 	}()
 }
@@ -214,6 +227,13 @@ func isClosedErr(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) ||
 		errors.Is(err, cmux.ErrServerClosed) || errors.Is(err, cmux.ErrListenerClosed)
 }
+
+// Err receives the error of the first server loop (HTTP, client gRPC,
+// internal gRPC, the internal port's multiplexer) that ended while the
+// node was not stopping: the node no longer serves on that port, and its
+// owner should stop it (roster server does, and exits non-zero). As
+// etcd's embed.Etcd.Err.
+func (n *Node) Err() <-chan error { return n.errc }
 
 func (n *Node) internalToken() string {
 	if !n.cfg.AccessControl.Enabled {
