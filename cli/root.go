@@ -5,7 +5,7 @@
 // Other commands plug in on the root:
 //
 //	root := cli.NewRootCommand(os.Stdout, os.Stderr)
-//	root.AddCommand(newServerCommand())
+//	root.AddCommand(&cobra.Command{Use: "hello", RunE: hello})
 //	os.Exit(cli.Run(ctx, root, os.Args[1:], os.Stderr))
 //
 // Run gives them the same one-line errors and exit codes: an error from a

@@ -28,9 +28,9 @@ var errFanoutAnswered = errors.New("gossip: member answered the join announcemen
 // The member reads this node's state, writes its own whole state back,
 // and only then merges this node's (memberlist's order, in handleConn).
 // The joining node has no use for the N entries of each answer: its join
-// through the contact brings the cluster's state once. Decoding them for
-// every member was most of the joining node's CPU in a 100-node fan-out,
-// and it delayed the announcements still to be sent behind it.
+// through the contact brings the cluster's state once. Decoding them
+// would cost the joining node O(N²) for a fan-out to N members, and delay
+// the announcements still to be sent behind it.
 //
 // So the first Read waits for the answer's first byte, which tells that
 // the member has read this node's state, and fails with

@@ -81,8 +81,8 @@ func fromMemberlist(name string, c *memberlist.Config) Profile {
 	}
 }
 
-// lanProfile is for nodes on one data-centre network (issue 6 measures it
-// against the serf agent's LAN profile; scripts/bench).
+// lanProfile is for nodes on one data-centre network (scripts/bench
+// measures it against the serf agent's LAN profile).
 //
 // Failure detection: a dead node is declared failed about (1.9 +
 // SuspicionMult) probe intervals after it dies (first probe, one

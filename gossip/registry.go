@@ -100,11 +100,10 @@ func (r *registry) flush() error {
 // written, with every change that follows it in that time: at most one
 // write a second, and never in the middle of the burst that caused it. In
 // a wave of joins or a flurry of failures a large cluster changes many
-// times a second, and every node rewriting its whole state file each time
-// cost a fifth of the CPU of a 250-node simulation; writing at the first
-// change of a burst put every member's write and fsync inside the join
-// that caused it, a sixth of the CPU of a 100-node join while the last
-// members had still to answer. It is also the wait before a failed write
+// times a second: rewriting the whole state file each time would cost
+// every node CPU in proportion, and a write and fsync at the first change
+// of a burst would land inside the join that caused it, while the last
+// members have still to answer. It is also the wait before a failed write
 // is tried again. Gossip teaches a restarted node what the last second
 // lost.
 const persistDelay = time.Second

@@ -102,8 +102,8 @@ func (c *Cluster) RejoinStatus() string {
 // restart it remembers none. Peers try a member that just failed too:
 // when it restarts, whichever side reaches the other first brings it back,
 // since a restarted node's own first tries can fail while its network
-// comes up (without the peers' tries, a container restart once took 27.5 s
-// to be seen everywhere instead of about 1 s). Not every peer tries, only
+// comes up, and a node waiting on its own backoff would be seen late
+// everywhere. Not every peer tries, only
 // the rejoinPeers that rendezvous hashing picks for that member (all of
 // them when this node is isolated).
 func (c *Cluster) rejoinLoop(stop <-chan struct{}) {

@@ -352,8 +352,8 @@ func TestLoadWarnings(t *testing.T) {
 		"unknown environment variable AXONIQ_AXONSERVER_HOSTNAM (did you mean AXONIQ_AXONSERVER_HOSTNAME?)",
 	}, warnings)
 
-	// The brief's exact wording, with the default work directory's
-	// relative path.
+	// SPEC.md's wording for unknown keys, with the default work
+	// directory's relative path.
 	t.Chdir(dir)
 	_, warnings, err = LoadConfig(LoadOptions{LookupEnv: fakeEnv{}.lookup, Hostname: fakeHostname})
 	require.NoError(t, err)

@@ -56,8 +56,8 @@ func NewPlacement() *Placement {
 //
 // A node unchanged since the last update keeps its hash and NodeInfo:
 // every membership event on every node comes here, and rebuilding all N
-// of them each time made a join into 100 nodes cost each member as much
-// CPU here as in the gossip exchange that told it.
+// of them each time would make a join cost each member O(N) here, as
+// much as the gossip exchange that told it.
 func (p *Placement) Update(alive []Target) {
 	t := make([]placed, 0, len(alive))
 	for _, a := range alive {

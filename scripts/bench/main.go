@@ -1,6 +1,6 @@
 // Command bench measures how fast roster's gossip membership is, the way a
 // user feels it, on real node processes on loopback, and compares it with
-// the serf agent doing the same job (issue 6).
+// the serf agent doing the same job.
 //
 //	go run ./scripts/bench -n 10                         # roster alone, the issue's serf figures as reference
 //	go run ./scripts/bench -n 10 -serf .bench/bin/serf   # roster and the serf agent side by side
