@@ -230,7 +230,8 @@ func (s *server) register(a huma.API, protected bool) {
 		Method:      http.MethodGet,
 		Path:        healthPath,
 		Summary:     "Health of the node",
-		Description: "200 with status UP when the node serves requests, 503 with DOWN otherwise. Always open, for probes.",
+		Description: "200 with status UP when the node serves requests, 503 with DOWN otherwise (stopping, its data directory cannot be written, or gossip is not running). " +
+			"Always open, for probes. With access control on, only a request with a valid access token gets the details; any other gets exactly {\"status\":\"UP\"} or {\"status\":\"DOWN\"}.",
 		Tags:        []string{TagActuator},
 		Responses: map[string]*huma.Response{
 			"503": {Description: "The node is DOWN.", Content: map[string]*huma.MediaType{
@@ -296,8 +297,11 @@ func (s *server) unregister(ctx context.Context, in *nameInput) (*struct{}, erro
 func (s *server) health(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 	h := s.backend.Health(ctx)
 	status := http.StatusOK
-	if h.Status != "UP" {
-		status = http.StatusServiceUnavailable
+	if h.Status != HealthUp {
+		h.Status, status = HealthDown, http.StatusServiceUnavailable
+	}
+	if statusOnly(ctx) {
+		h = Health{Status: h.Status}
 	}
 	return &healthOutput{Status: status, Body: h}, nil
 }
