@@ -232,7 +232,7 @@ func (s *server) register(a huma.API, protected bool) {
 		Summary:     "Health of the node",
 		Description: "200 with status UP when the node serves requests, 503 with DOWN otherwise (stopping, its data directory cannot be written, or gossip is not running). " +
 			"Always open, for probes. With access control on, only a request with a valid access token gets the details; any other gets exactly {\"status\":\"UP\"} or {\"status\":\"DOWN\"}.",
-		Tags:        []string{TagActuator},
+		Tags: []string{TagActuator},
 		Responses: map[string]*huma.Response{
 			"503": {Description: "The node is DOWN.", Content: map[string]*huma.MediaType{
 				"application/json": {Schema: a.OpenAPI().Components.Schemas.Schema(
