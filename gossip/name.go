@@ -18,10 +18,9 @@ func ValidNodeName(name string) error {
 		return fmt.Errorf("gossip: node name is empty (%s)", allowed)
 	}
 	if len(name) > MaxNodeNameLength {
-		return fmt.Errorf("gossip: node name %.20q... is %d characters long (%s)", name, len(name), allowed)
+		return fmt.Errorf("gossip: node name %.20q... is longer than %d characters (%s)", name, MaxNodeNameLength, allowed)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for i, c := range name {
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		switch {
 		case i == 0 && !alnum:
