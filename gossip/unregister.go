@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/hashicorp/serf/serf"
@@ -194,11 +193,6 @@ func (c *Cluster) becomeStandalone(id, why string) error {
 	if err := c.reg.reset(self); err != nil {
 		c.log.Error().Err(err).Msg("gossip: left the cluster, but cannot write that to the data directory; " +
 			"running standalone and trying again every second (health is DOWN until it is written)")
-	}
-	// serf's snapshot holds the former peers; the next serf must not read
-	// them (snapshotPath drops them anyway, this spares the work).
-	if err := os.Remove(c.snapshotPath()); err != nil && !os.IsNotExist(err) {
-		c.log.Warn().Err(err).Msg("gossip: cannot remove serf's snapshot")
 	}
 	for _, m := range old {
 		if m.Name != c.cfg.Name {
