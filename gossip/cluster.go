@@ -658,5 +658,29 @@ func (c *Cluster) Shutdown() error {
 	return nil
 }
 
+// GossipMember is one node as serf holds it, for debugging views.
+type GossipMember struct {
+	Name      string `json:"name"`
+	Addr      string `json:"addr"`
+	Status    string `json:"state"`
+	MetaBytes int    `json:"metaBytes"`
+}
+
+// GossipMembers lists the nodes serf knows, copied under serf's lock
+// (memberlist's own list is pointers into state it changes as it goes).
+func (c *Cluster) GossipMembers() []GossipMember {
+	s, err := c.current()
+	if err != nil {
+		return nil
+	}
+	var out []GossipMember
+	for _, m := range s.Members() {
+		size, _ := encodedSize(m.Tags)
+		out = append(out, GossipMember{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))),
+			Status: m.Status.String(), MetaBytes: size})
+	}
+	return out
+}
+
 // Serf exposes the serf instance for debugging views and key management.
 func (c *Cluster) Serf() (*serf.Serf, error) { return c.current() }

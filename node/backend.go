@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
@@ -98,43 +96,19 @@ func (b backend) Health(context.Context) api.Health {
 
 // gossipState is the raw debugging view at /internal/gossip.
 type gossipState struct {
-	Profile    gossip.Profile     `json:"profile"`
-	Serf       map[string]string  `json:"serf"`
-	Memberlist []memberlistNode   `json:"memberlist"`
-	Registry   []gossip.Member    `json:"registry"`
-	Tombstones []gossip.Tombstone `json:"unregistered"`
-	Rejoin     string             `json:"rejoin,omitempty"`
-}
-
-type memberlistNode struct {
-	Name  string `json:"name"`
-	Addr  string `json:"addr"`
-	State string `json:"state"`
-	Meta  int    `json:"metaBytes"`
+	Profile    gossip.Profile        `json:"profile"`
+	Serf       map[string]string     `json:"serf"`
+	Memberlist []gossip.GossipMember `json:"memberlist"`
+	Registry   []gossip.Member       `json:"registry"`
+	Tombstones []gossip.Tombstone    `json:"unregistered"`
+	Rejoin     string                `json:"rejoin,omitempty"`
 }
 
 func (b backend) GossipState(context.Context) any {
 	c := b.n.cluster
-	st := gossipState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus()}
+	st := gossipState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus(), Memberlist: c.GossipMembers()}
 	if s, err := c.Serf(); err == nil {
 		st.Serf = s.Stats()
-		for _, m := range s.Memberlist().Members() {
-			st.Memberlist = append(st.Memberlist, memberlistNode{Name: m.Name, Addr: m.Address(), State: stateName(m.State), Meta: len(m.Meta)})
-		}
 	}
 	return st
-}
-
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "dead"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
 }

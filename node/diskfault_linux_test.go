@@ -207,6 +207,7 @@ func TestUnregisteredNodeWithAFaultyDisk(t *testing.T) {
 			require.True(t, logs.contains("the cluster state is written again"))
 
 			stop(n3)
+			cfg3.Port, cfg3.HTTPPort, cfg3.InternalPort = 0, 0, 0
 			n3 = runNode(t, cfg3)
 			time.Sleep(2 * time.Second)
 			require.Equal(t, map[string]string{"n3": "alive"}, statuses(t, n3))

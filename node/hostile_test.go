@@ -194,6 +194,9 @@ func TestReturningNodeStaysOutAfterItsTombstoneExpired(t *testing.T) {
 		})
 	}
 
+	// Its ports may have been taken meanwhile: it comes back on new ones,
+	// as a rescheduled container does.
+	cfg3.Port, cfg3.HTTPPort, cfg3.InternalPort = 0, 0, 0
 	n3 := runNode(t, cfg3)
 	others := map[string]string{"n1": "alive", "n2": "alive"}
 	eventually(t, 15*time.Second, "returning n3 runs standalone", func() bool {
