@@ -214,11 +214,12 @@ func (s *server) register(a huma.API, protected bool) {
 	}, s.join)
 
 	huma.Register(a, huma.Operation{
-		OperationID:   "deleteNode",
-		Method:        http.MethodDelete,
-		Path:          "/v1/cluster/{name}",
-		Summary:       "Unregister a node from the cluster",
-		Description:   "The node disappears from every node's list; a live one is told to leave. Answers 200 with an empty body. Removing the last node is refused.",
+		OperationID: "deleteNode",
+		Method:      http.MethodDelete,
+		Path:        "/v1/cluster/{name}",
+		Summary:     "Unregister a node from the cluster",
+		Description: "The node disappears from every node's list; a live one is told to leave. Answers 200 with an empty body; 404 (AXONIQ-1301) when no such node is registered, " +
+			"also when another request removed it first. Removing the last node is refused. A node that cannot write its data directory refuses (500) and changes nothing.",
 		Tags:          []string{TagCluster},
 		DefaultStatus: http.StatusOK,
 		Errors:        errs(http.StatusNotFound, http.StatusNotAcceptable),
