@@ -98,8 +98,9 @@ func (c *Cluster) RejoinStatus() string {
 // rejoinLoop keeps trying registered members that gossip does not show
 // alive, each with its own exponential backoff, by their advertised
 // internal host name (so a peer that moved to a new address is found).
-// Serf's own reconnect covers only members it still remembers; after a
-// restart it remembers none. Peers try a member that just failed too:
+// It is the only way back into the cluster: every attempt starts with an
+// introduction, which the contact may refuse (Admit); serf's own reconnect
+// and snapshot rejoin, which would skip it, are off. Peers try a member that just failed too:
 // when it restarts, whichever side reaches the other first brings it back,
 // since a restarted node's own first tries can fail while its network
 // comes up, and a node waiting on its own backoff would be seen late
