@@ -49,7 +49,7 @@ type Introduction struct {
 
 // Introducer asks the node at address (host:port of its internal port)
 // whether self may join, and for its registry; returning says self has
-// been away from its cluster for longer than tombstones are kept (the
+// been away from its cluster for half the tombstone TTL or more (the
 // contact decides with Admit). Package node implements it over the
 // internal gRPC service.
 type Introducer interface {
