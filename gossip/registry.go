@@ -54,10 +54,13 @@ type stateStore interface {
 
 // TombstoneLimits bound the tombstones (and exiles) a node keeps, so that
 // no sequence of unregistrations grows its state without limit. The oldest
-// go first. Safety does not depend on them: a node rejoins only through an
-// introduction, which a node that no longer has it registered refuses
-// (Cluster.Admit), so a node unregistered while it was away stays out
-// after its tombstone expired.
+// go first. Expiry by age is safe: a node rejoins only through an
+// introduction, and one away for half the TTL or more is admitted only by
+// a peer that still has it registered (Cluster.Admit), so a node
+// unregistered while it was away stays out after its tombstone expired.
+// Only nodes that were registered get a tombstone, so Max is reached only
+// by that many real unregistrations; a tombstone dropped for the count
+// before half the TTL no longer keeps its node out.
 type TombstoneLimits struct {
 	// TTL is how long a tombstone is kept after the unregistration.
 	TTL time.Duration
