@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -20,7 +21,13 @@ func withAccessControl(check func(*http.Request) *Error, next http.Handler) http
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isPublic(r) {
+		switch {
+		case r.URL.Path == healthPath:
+			// Open, but its details only for a valid token.
+			if check(r) != nil {
+				r = r.WithContext(context.WithValue(r.Context(), healthStatusOnly{}, true))
+			}
+		case !isPublic(r):
 			if e := check(r); e != nil {
 				writeError(w, e)
 				return
@@ -28,6 +35,16 @@ func withAccessControl(check func(*http.Request) *Error, next http.Handler) http
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// healthStatusOnly marks a health request without a valid access token
+// while access control is on: it is told UP or DOWN and nothing else.
+type healthStatusOnly struct{}
+
+// statusOnly tells whether health may tell no more than its status.
+func statusOnly(ctx context.Context) bool {
+	v, _ := ctx.Value(healthStatusOnly{}).(bool)
+	return v
 }
 
 // withJSONFallbacks answers requests no route matches in our error shape

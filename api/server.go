@@ -214,11 +214,12 @@ func (s *server) register(a huma.API, protected bool) {
 	}, s.join)
 
 	huma.Register(a, huma.Operation{
-		OperationID:   "deleteNode",
-		Method:        http.MethodDelete,
-		Path:          "/v1/cluster/{name}",
-		Summary:       "Unregister a node from the cluster",
-		Description:   "The node disappears from every node's list; a live one is told to leave. Answers 200 with an empty body. Removing the last node is refused.",
+		OperationID: "deleteNode",
+		Method:      http.MethodDelete,
+		Path:        "/v1/cluster/{name}",
+		Summary:     "Unregister a node from the cluster",
+		Description: "The node disappears from every node's list; a live one is told to leave. Answers 200 with an empty body; 404 (AXONIQ-1301) when no such node is registered, " +
+			"also when another request removed it first. Removing the last node is refused. A node that cannot write its data directory refuses (500) and changes nothing.",
 		Tags:          []string{TagCluster},
 		DefaultStatus: http.StatusOK,
 		Errors:        errs(http.StatusNotFound, http.StatusNotAcceptable),
@@ -230,8 +231,9 @@ func (s *server) register(a huma.API, protected bool) {
 		Method:      http.MethodGet,
 		Path:        healthPath,
 		Summary:     "Health of the node",
-		Description: "200 with status UP when the node serves requests, 503 with DOWN otherwise. Always open, for probes.",
-		Tags:        []string{TagActuator},
+		Description: "200 with status UP when the node serves requests, 503 with DOWN otherwise (stopping, its data directory cannot be written, or gossip is not running). " +
+			"Always open, for probes. With access control on, only a request with a valid access token gets the details; any other gets exactly {\"status\":\"UP\"} or {\"status\":\"DOWN\"}.",
+		Tags: []string{TagActuator},
 		Responses: map[string]*huma.Response{
 			"503": {Description: "The node is DOWN.", Content: map[string]*huma.MediaType{
 				"application/json": {Schema: a.OpenAPI().Components.Schemas.Schema(
@@ -296,8 +298,11 @@ func (s *server) unregister(ctx context.Context, in *nameInput) (*struct{}, erro
 func (s *server) health(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 	h := s.backend.Health(ctx)
 	status := http.StatusOK
-	if h.Status != "UP" {
-		status = http.StatusServiceUnavailable
+	if h.Status != HealthUp {
+		h.Status, status = HealthDown, http.StatusServiceUnavailable
+	}
+	if statusOnly(ctx) {
+		h = Health{Status: h.Status}
 	}
 	return &healthOutput{Status: status, Body: h}, nil
 }

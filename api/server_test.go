@@ -423,14 +423,47 @@ func TestAccessControl(t *testing.T) {
 	r = call(t, srv, http.MethodGet, "/v1/public", "", TokenHeader, "good")
 	assert.Equal(t, http.StatusOK, r.status)
 
-	mu.Lock()
-	seen = nil
-	mu.Unlock()
-	r = call(t, srv, http.MethodGet, "/actuator/health", "")
-	assert.Equal(t, http.StatusOK, r.status)
-	mu.Lock()
-	assert.Empty(t, seen, "health must not ask access control")
-	mu.Unlock()
+	// Health stays open: no token, a bad one, or a good one.
+	for _, token := range []string{"", "bad", "good"} {
+		r = call(t, srv, http.MethodGet, "/actuator/health", "", TokenHeader, token)
+		assert.Equal(t, http.StatusOK, r.status, "token %q", token)
+	}
+}
+
+// TestHealthDetailsOnlyForTokenHolders: with access control on, health
+// tells a request without a valid token exactly {"status":"UP"} or
+// {"status":"DOWN"} (Spring Boot's shape, its status codes), and the
+// details only to a token holder; without access control everyone gets
+// the details.
+func TestHealthDetailsOnlyForTokenHolders(t *testing.T) {
+	check := func(r *http.Request) *Error {
+		if r.Header.Get(TokenHeader) == "good" {
+			return nil
+		}
+		return Errorf(CodeInvalidToken, "invalid token")
+	}
+	f := newFakeBackend()
+	f.health = Health{Status: HealthUp, Details: map[string]string{"gossip": "3 of 3 registered nodes alive"}}
+	secured := testServer(t, f, func(o *ServerOptions) { o.AccessControl = check })
+	open := testServer(t, f)
+
+	for _, token := range []string{"", "bad"} {
+		r := call(t, secured, http.MethodGet, "/actuator/health", "", TokenHeader, token)
+		require.Equal(t, http.StatusOK, r.status)
+		require.Equal(t, `{"status":"UP"}`, strings.TrimSpace(string(r.body)), "token %q", token)
+	}
+	r := call(t, secured, http.MethodGet, "/actuator/health", "", TokenHeader, "good")
+	assert.JSONEq(t, `{"status":"UP","details":{"gossip":"3 of 3 registered nodes alive"}}`, string(r.body))
+	r = call(t, open, http.MethodGet, "/actuator/health", "")
+	assert.JSONEq(t, `{"status":"UP","details":{"gossip":"3 of 3 registered nodes alive"}}`, string(r.body))
+
+	f.health = Health{Status: HealthDown, Details: map[string]string{"disk": "no space left on device"}}
+	r = call(t, secured, http.MethodGet, "/actuator/health", "")
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	require.Equal(t, `{"status":"DOWN"}`, strings.TrimSpace(string(r.body)))
+	r = call(t, secured, http.MethodGet, "/actuator/health", "", TokenHeader, "good")
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.JSONEq(t, `{"status":"DOWN","details":{"disk":"no space left on device"}}`, string(r.body))
 }
 
 func TestOpenAPIDocument(t *testing.T) {

@@ -44,5 +44,11 @@ type JoinRequest struct {
 // Health is the body of GET /actuator/health (Spring Boot's shape).
 type Health struct {
 	Status  string            `json:"status" enum:"UP,DOWN" doc:"UP when the node serves requests."`
-	Details map[string]string `json:"details,omitempty" doc:"Component states."`
+	Details map[string]string `json:"details,omitempty" doc:"Component states, and why the node is DOWN; only with a valid access token when access control is on."`
 }
+
+// Health statuses.
+const (
+	HealthUp   = "UP"
+	HealthDown = "DOWN"
+)

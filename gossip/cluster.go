@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +31,12 @@ var (
 	ErrClusterName   = errors.New("gossip: the node belongs to a cluster with another name")
 	ErrAlreadyMember = errors.New("gossip: already a member of that cluster")
 	ErrExiled        = errors.New("gossip: unregistered from that cluster")
+	// ErrNotRegistered is a rejoin refused by a node that does not have
+	// the caller registered (Admit).
+	ErrNotRegistered = errors.New("gossip: not registered on that node")
+	// ErrStateNotWritable is a command refused, or not recorded, because
+	// the data directory does not take writes (full, read-only).
+	ErrStateNotWritable = errors.New("gossip: cannot write the cluster state")
 )
 
 // Introduction is what a contact tells a node before it joins.
@@ -43,10 +48,12 @@ type Introduction struct {
 }
 
 // Introducer asks the node at address (host:port of its internal port)
-// whether self may join, and for its registry. Package node implements it
-// over the internal gRPC service.
+// whether self may join, and for its registry; returning says self has
+// been away from its cluster for half the tombstone TTL or more (the
+// contact decides with Admit). Package node implements it over the
+// internal gRPC service.
 type Introducer interface {
-	Introduce(ctx context.Context, address string, self Member) (Introduction, error)
+	Introduce(ctx context.Context, address string, self Member, returning bool) (Introduction, error)
 }
 
 // Config configures a Cluster.
@@ -71,6 +78,9 @@ type Config struct {
 	// gossip is not encrypted. A keyring saved in DataDir wins.
 	Keys       [][]byte
 	Introducer Introducer
+	// Tombstones bounds the unregistered nodes remembered; zero values
+	// take DefaultTombstoneLimits'.
+	Tombstones TombstoneLimits
 	Logger     zerolog.Logger
 	// Registerer receives this package's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -94,9 +104,14 @@ type Cluster struct {
 	// rejoinMu is held for each background rejoin attempt, so that a
 	// node leaving waits for the one in flight (rejoin.go).
 	rejoinMu sync.Mutex
+	// standaloneMu makes becomeStandalone run once at a time.
+	standaloneMu sync.Mutex
 	// fanouts counts the joins announcing this node to every member at
 	// once (pushPullMembers); the merge delegate skips whole states then.
 	fanouts atomic.Int32
+	// lastConnected is when this node last had a live registered peer
+	// (Unix nanoseconds; from the data directory at start).
+	lastConnected atomic.Int64
 
 	mu      sync.Mutex
 	serf    *serf.Serf
@@ -112,7 +127,9 @@ type Cluster struct {
 	started      bool
 	closed       bool
 	leaving      bool
-	resetErr     error
+	// gossipErr is why gossip could not start again after this node left
+	// its cluster (becomeStandalone); nil while it runs.
+	gossipErr error
 	// movedFrom is the gossip address the data directory recorded for this
 	// node when it differs from the one it starts with; reclaimLoop runs
 	// once for it.
@@ -125,8 +142,6 @@ type Cluster struct {
 // infinity keeps serf from ever forgetting a failed or left member: only
 // unregistering removes one.
 const infinity = 100 * 365 * 24 * time.Hour
-
-const unregisterEvent = "roster-unregister"
 
 // New loads the node's cluster state from cfg.DataDir and prepares the
 // cluster; it starts no network activity.
@@ -167,6 +182,16 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c.reg = newRegistry(store{dir: cfg.DataDir}, st, time.Now)
+	if cfg.Tombstones.TTL > 0 {
+		c.reg.limits.TTL = cfg.Tombstones.TTL
+	}
+	if cfg.Tombstones.Max > 0 {
+		c.reg.limits.Max = cfg.Tombstones.Max
+	}
+	c.reg.prune()
+	if !st.LastSeen.IsZero() {
+		c.lastConnected.Store(st.LastSeen.UnixNano())
+	}
 	c.metrics, err = newMetrics(cfg.Registerer, c.reg.counts)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: register metrics: %w", err)
@@ -188,11 +213,52 @@ func New(cfg Config) (*Cluster, error) {
 	c.persistStop, c.persistDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(c.persistDone)
-		c.reg.persist(c.persistStop, func(err error) {
-			c.log.Error().Err(err).Msg("gossip: cannot write the cluster state; trying again")
-		})
+		c.reg.persist(c.persistStop, newWriteReporter(c.log).report)
 	}()
 	return c, nil
+}
+
+// writeReporter logs the outcome of the registry's background writes: the
+// first failure, a different failure, the same failure once a minute while
+// it lasts, and the recovery.
+type writeReporter struct {
+	log    zerolog.Logger
+	last   string
+	logged time.Time
+}
+
+func newWriteReporter(log zerolog.Logger) *writeReporter { return &writeReporter{log: log} }
+
+func (w *writeReporter) report(err error) {
+	if err == nil {
+		w.log.Info().Msg("gossip: the cluster state is written again")
+		w.last = ""
+		return
+	}
+	if err.Error() == w.last && time.Since(w.logged) < time.Minute {
+		return
+	}
+	w.last, w.logged = err.Error(), time.Now()
+	w.log.Error().Err(err).Msg("gossip: cannot write the cluster state to the data directory; changes are kept in memory and written as soon as it works (health is DOWN until then)")
+}
+
+// Condition is how this node's membership layer is doing, for health.
+type Condition struct {
+	// Disk is the last failure to write the data directory
+	// (axoniq.axonserver.controldb-path); nil once a write succeeds.
+	// Writes are retried every second and the directory is probed every
+	// few seconds when nothing needs writing.
+	Disk error
+	// Gossip says why gossip is not running; nil while it runs.
+	Gossip error
+}
+
+// Condition reports the faults that make this node unhealthy.
+func (c *Cluster) Condition() Condition {
+	c.mu.Lock()
+	g := c.gossipErr
+	c.mu.Unlock()
+	return Condition{Disk: c.reg.writeFault(), Gossip: g}
 }
 
 func newNodeID() string {
@@ -261,8 +327,12 @@ func (c *Cluster) startSerfLocked() error {
 	sc.EventCh = events
 	sc.MemberlistConfig = mc
 	sc.Logger = stdLog
-	sc.SnapshotPath = c.snapshotPath()
+	sc.SnapshotPath = c.prepareSnapshot()
 	sc.RejoinAfterLeave = true
+	// Every rejoin goes through an introduction (rejoin.go), which the
+	// contact refuses when it no longer has this node registered (Admit);
+	// serf's reconnect would join failed members straight through gossip.
+	sc.ReconnectInterval = infinity
 	sc.ReconnectTimeout = infinity
 	sc.TombstoneTimeout = infinity
 	sc.CoalescePeriod, sc.QuiescentPeriod = 0, 0
@@ -400,12 +470,7 @@ func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
 				}
 			case serf.UserEvent:
 				if ev.Name == unregisterEvent {
-					var t Tombstone
-					if err := json.Unmarshal(ev.Payload, &t); err != nil || t.Name == "" {
-						c.log.Warn().Msg("gossip: ignoring malformed unregister event")
-						continue
-					}
-					c.applyTombstone(t)
+					c.onUnregisterEvent(ev.Payload)
 				}
 			}
 		}
@@ -432,11 +497,13 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
+		connected := false
 		for _, n := range s.Memberlist().Members() {
 			if n.Name == c.cfg.Name {
 				continue
 			}
 			cur, known := c.reg.get(n.Name)
+			connected = connected || known && n.State == memberlist.StateAlive
 			switch {
 			case !known:
 			case n.State == memberlist.StateSuspect && cur.Status == StatusAlive:
@@ -445,8 +512,12 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 				c.publish(c.reg.setStatus(n.Name, StatusAlive))
 			}
 		}
+		if connected {
+			c.markConnected()
+		}
 		if tick%reconcileEvery == 0 {
 			c.reconcile(s)
+			c.reg.prune()
 		}
 		if !encrypted {
 			continue
@@ -460,6 +531,24 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 			backupErr = ""
 		}
 	}
+}
+
+// markConnected records that this node has a live registered peer now.
+func (c *Cluster) markConnected() {
+	now := time.Now()
+	c.lastConnected.Store(now.UnixNano())
+	c.reg.seen(now)
+}
+
+// returning tells whether this node has been away from its cluster for
+// so long that its tombstone, had it been unregistered meanwhile, may be
+// gone: it then rejoins only through peers that still have it registered
+// (Admit). Half the tombstone TTL leaves a margin for the time peers
+// take to notice it gone (its tombstone may predate its last contact by
+// that much) and for state.LastSeen lagging behind.
+func (c *Cluster) returning() bool {
+	last := c.lastConnected.Load()
+	return last == 0 || time.Since(time.Unix(0, last)) > c.reg.limits.TTL/2
 }
 
 // reconcileInterval is how often pollStatuses compares the registry with
@@ -486,33 +575,6 @@ func (c *Cluster) reconcile(s *serf.Serf) {
 			continue
 		}
 		c.observeMember(m, st)
-	}
-}
-
-// applyTombstone removes an unregistered member. If it is this node, the
-// node leaves and carries on alone.
-func (c *Cluster) applyTombstone(t Tombstone) {
-	if t.Name == c.cfg.Name {
-		if t.ID == c.reg.nodeID() {
-			c.log.Error().Msg("gossip: this node was unregistered from the cluster; it runs on standalone")
-			go func() {
-				if err := c.becomeStandalone(); err != nil {
-					c.log.Error().Err(err).Msg("gossip: cannot reset to standalone")
-				}
-			}()
-		}
-		return
-	}
-	ev, changed, err := c.reg.unregister(t)
-	if err != nil {
-		c.log.Error().Err(err).Str("member", t.Name).Msg("gossip: cannot persist an unregistration")
-	} else {
-		c.publish(ev, changed)
-	}
-	if s, serr := c.current(); serr == nil {
-		if m, ok := findSerfMember(s, t.Name); ok && m.Status != serf.StatusAlive {
-			_ = s.RemoveFailedNodePrune(t.Name)
-		}
 	}
 }
 
@@ -594,6 +656,30 @@ func (c *Cluster) Shutdown() error {
 		return fmt.Errorf("gossip: shutdown: %w", err)
 	}
 	return nil
+}
+
+// GossipMember is one node as serf holds it, for debugging views.
+type GossipMember struct {
+	Name      string `json:"name"`
+	Addr      string `json:"addr"`
+	Status    string `json:"state"`
+	MetaBytes int    `json:"metaBytes"`
+}
+
+// GossipMembers lists the nodes serf knows, copied under serf's lock
+// (memberlist's own list is pointers into state it changes as it goes).
+func (c *Cluster) GossipMembers() []GossipMember {
+	s, err := c.current()
+	if err != nil {
+		return nil
+	}
+	var out []GossipMember
+	for _, m := range s.Members() {
+		size, _ := encodedSize(m.Tags)
+		out = append(out, GossipMember{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))),
+			Status: m.Status.String(), MetaBytes: size})
+	}
+	return out
 }
 
 // Serf exposes the serf instance for debugging views and key management.

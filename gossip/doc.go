@@ -28,11 +28,27 @@
 // Registry: every registered member with its advertised addresses, status and
 // the time of its last change, written atomically to the node's data
 // directory and loaded at start. Changes gossip brings are written a
-// second after they are reported, one write for all of that second;
-// changes a command makes (unregister) are written before it returns. Unregistered nodes leave a
-// tombstone (name and node id): memberlist's merge and alive delegate
-// refuses alive messages and joins from a tombstoned node, so an
-// unregistered node never comes back by itself.
+// second after they are reported, one write for all of that second, and
+// kept in memory and tried again every second while the directory takes
+// no writes (Condition reports it, and health is DOWN); changes a command
+// makes (unregister) are written before it returns, or refused.
+//
+// Only roster nodes are members: memberlist's merge and alive delegate
+// refuses a node whose name is not a valid node name or whose metadata is
+// not roster's (a plain serf agent that knows the cluster's label), so it
+// is never listed nor handed clients. The unregister event is acted on
+// only when a registered member sent it about a registered member.
+// Without a gossip key none of this is authenticated: it keeps out what
+// is not roster, not an impostor that copies a member's metadata.
+//
+// Unregistered nodes leave a tombstone (name and node id): the delegate
+// refuses alive messages and joins from a tombstoned node. Tombstones are
+// bounded by age and count (TombstoneLimits). Expiry is safe because every
+// rejoin starts with an introduction (serf's own rejoin from its snapshot
+// and its reconnect are off), and a node away for half the tombstone TTL
+// or more asks to be admitted as returning, which a peer grants only when
+// it still has it registered (Admit); refused by most of its peers, it
+// runs standalone.
 //
 // Joining is two steps: an introduction over the internal gRPC service (the
 // Introducer, wired by package node) checks that this node's name is free and

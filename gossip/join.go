@@ -2,12 +2,10 @@ package gossip
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,15 +66,19 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	if c.cfg.Introducer == nil {
 		return Introduction{}, fmt.Errorf("gossip: no introducer configured")
 	}
+	// A new member must be able to record the cluster it joins: a full or
+	// read-only data directory refuses the join before anything changes.
+	register := opts.Strict || opts.Wait
+	if register {
+		if err := c.reg.checkWritable(); err != nil {
+			return Introduction{}, fmt.Errorf("%w of this node (axoniq.axonserver.controldb-path), so it does not join: %w", ErrStateNotWritable, err)
+		}
+	}
 	self := c.Local()
-	intro, err := c.cfg.Introducer.Introduce(ctx, address, self)
+	intro, err := c.cfg.Introducer.Introduce(ctx, address, self, !register && c.returning())
 	if errors.Is(err, ErrUnregistered) {
 		// The cluster unregistered this node while it was away.
-		go func() {
-			if err := c.becomeStandalone(); err != nil {
-				c.log.Error().Err(err).Msg("gossip: cannot reset to standalone")
-			}
-		}()
+		c.leaveUnregistered(self.Info.ID, "a registered node says it was unregistered: "+err.Error())
 	}
 	if err != nil {
 		return Introduction{}, err
@@ -86,11 +88,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	}
 	for _, t := range intro.Tombstones {
 		if t.Name == self.Name && t.ID == self.Info.ID {
-			go func() {
-				if err := c.becomeStandalone(); err != nil {
-					c.log.Error().Err(err).Msg("gossip: cannot reset to standalone")
-				}
-			}()
+			c.leaveUnregistered(self.Info.ID, "node "+intro.Name+" lists it unregistered")
 			return Introduction{}, ErrUnregistered
 		}
 	}
@@ -150,9 +148,10 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	}
 	// A node that crashes right after register-node or autocluster must
 	// find its peers on disk; a background rejoin leaves it to persist.
-	if opts.Strict || opts.Wait {
+	if register {
+		c.markConnected()
 		if err := c.reg.flush(); err != nil {
-			return intro, err
+			return intro, fmt.Errorf("%w: joined, but the member list is not on disk yet (tried again every second): %w", ErrStateNotWritable, err)
 		}
 	}
 	return intro, nil
@@ -272,106 +271,14 @@ func resolve(ctx context.Context, address string) (string, error) {
 	return net.JoinHostPort(best.String(), port), nil
 }
 
-// Unregister removes another member from the cluster for good: it is
-// dropped from every node's registry and its tombstone keeps it out. A
-// live member should have been told to leave first.
-func (c *Cluster) Unregister(name string) error {
-	if name == c.cfg.Name {
-		return c.UnregisterSelf()
-	}
-	m, ok := c.reg.get(name)
-	if !ok {
-		return fmt.Errorf("gossip: %s: %w", name, ErrNoSuchMember)
-	}
-	s, err := c.current()
-	if err != nil {
-		return err
-	}
-	t := Tombstone{Name: name, ID: m.Info.ID, At: time.Now().UTC()}
-	ev, changed, err := c.reg.unregister(t)
-	if err != nil {
-		return err
-	}
-	c.publish(ev, changed)
-	payload, _ := json.Marshal(t)
-	if err := s.UserEvent(unregisterEvent, payload, false); err != nil {
-		return fmt.Errorf("gossip: broadcast unregister: %w", err)
-	}
-	if sm, ok := findSerfMember(s, name); ok && sm.Status.String() != "alive" {
-		if err := s.RemoveFailedNodePrune(name); err != nil {
-			c.log.Warn().Err(err).Str("member", name).Msg("gossip: prune of unregistered member not confirmed")
+// leaveUnregistered makes this node standalone, in the background, after
+// it learnt that its cluster unregistered it while it was away.
+func (c *Cluster) leaveUnregistered(id, why string) {
+	go func() {
+		if err := c.becomeStandalone(id, why); err != nil && !errors.Is(err, errNotThisNode) && !errors.Is(err, ErrClosed) {
+			c.log.Error().Err(err).Msg("gossip: cannot reset to standalone")
 		}
-	}
-	return nil
-}
-
-// UnregisterSelf removes this node from the cluster: peers drop it, and it
-// carries on alone under a new node id.
-func (c *Cluster) UnregisterSelf() error {
-	if len(c.reg.list()) <= 1 {
-		return ErrLastMember
-	}
-	s, err := c.current()
-	if err != nil {
-		return err
-	}
-	self := c.Local()
-	payload, _ := json.Marshal(Tombstone{Name: self.Name, ID: self.Info.ID, At: time.Now().UTC()})
-	if err := s.UserEvent(unregisterEvent, payload, false); err != nil {
-		return fmt.Errorf("gossip: broadcast unregister: %w", err)
-	}
-	return c.becomeStandalone()
-}
-
-// LeaveForUnregister is called on a live node that another node is
-// unregistering: it leaves and carries on alone.
-func (c *Cluster) LeaveForUnregister() error { return c.becomeStandalone() }
-
-// becomeStandalone leaves the cluster, forgets it, and starts a fresh
-// single-node gossip under a new node id on the same sockets.
-func (c *Cluster) becomeStandalone() error {
-	c.mu.Lock()
-	if c.closed || c.serf == nil {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	s, stop := c.serf, c.stop
-	c.serf = nil
-	c.mu.Unlock()
-
-	c.quiesceRejoin()
-	if err := s.Leave(); err != nil {
-		c.log.Warn().Err(err).Msg("gossip: leave before standalone")
-	}
-	_ = s.Shutdown()
-	close(stop)
-	c.loops.Wait()
-	if err := os.Remove(c.snapshotPath()); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("gossip: remove snapshot: %w", err)
-	}
-	old := c.reg.list()
-	c.mu.Lock()
-	c.info.ID = newNodeID()
-	info := c.info
-	c.mu.Unlock()
-	self := Member{Name: c.cfg.Name, Info: info, Addr: c.advertiseAddr(), Status: StatusAlive, Since: time.Now()}
-	if err := c.reg.reset(self); err != nil {
-		return err
-	}
-	for _, m := range old {
-		if m.Name != c.cfg.Name {
-			c.publish(Event{Type: EventRemove, Member: m}, true)
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
-	c.leaving = false
-	c.rejoin = rejoinState{}
-	c.log.Warn().Str("nodeId", info.ID).Msg("gossip: left the cluster; running standalone")
-	return c.startSerfLocked()
+	}()
 }
 
 func joinHostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

@@ -312,12 +312,18 @@ func (c *Cluster) askKeyringsOnce(s *serf.Serf, want map[string]bool, out map[st
 // query besides the direct one (serf's RelayFactor).
 const keyQueryRelays = 2
 
-// answerKeyring answers keyringQuery with this node's keyring.
+// answerKeyring answers keyringQuery with this node's keyring, to a
+// registered member only (serf names the node that sent the query).
 func (c *Cluster) answerKeyring(q *serf.Query) {
 	c.mu.Lock()
 	kr, warn := c.keyring, c.keyWarn
 	c.mu.Unlock()
 	if kr == nil {
+		return
+	}
+	if _, ok := c.reg.get(q.SourceNode()); !ok {
+		c.metrics.dropped.WithLabelValues("query_not_from_a_member", "event").Inc()
+		c.log.Debug().Str("from", q.SourceNode()).Msg("gossip: ignoring a keyring query from a node that is not a member")
 		return
 	}
 	if err := c.backupKeyring(); err != nil {

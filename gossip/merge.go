@@ -10,9 +10,12 @@ import (
 )
 
 // mergeDelegate refuses gossip from nodes that must not be in the cluster:
-// an unregistered node (its tombstone matches name and id), a peer of a
-// cluster this node was unregistered from (exiled), or a node that uses
-// this node's name with another id.
+// a node that is not a roster node (its name is not a valid node name, or
+// its metadata is not roster's: a plain serf or memberlist agent that
+// knows the cluster's label), an unregistered node (its tombstone matches
+// name and id), a peer of a cluster this node was unregistered from
+// (exiled), or a node that uses this node's name with another id. A
+// refused node is never a member: it is never listed, nor handed clients.
 //
 // memberlist calls it in two ways:
 //   - for every alive message (NotifyAlive), and with a joining node's
@@ -27,19 +30,26 @@ import (
 // serf's wrapper decodes every node's tags, with a new msgpack handle each
 // time, for every alive message and for every entry of every state
 // exchanged, before calling its Merge delegate, a cost that grows with the
-// cluster on every node. This one reads only the node id, only when it
-// must, and remembers it per metadata.
+// cluster on every node. This one decodes metadata only when it must, and
+// remembers the outcome per metadata.
 type mergeDelegate struct {
 	c      *Cluster
 	handle codec.MsgpackHandle
 
-	mu  sync.Mutex
-	ids map[string]string // node metadata → node id
+	mu    sync.Mutex
+	metas map[string]metaCheck // node metadata → what it says
 }
 
-// maxCachedIDs bounds mergeDelegate.ids; metadata changes (client counts)
-// leave old entries behind, so the map is emptied when it is full.
-const maxCachedIDs = 4096
+// metaCheck is what one node metadata says: the node id, or why it is not
+// a roster node's.
+type metaCheck struct {
+	id  string
+	bad error
+}
+
+// maxCachedMetas bounds mergeDelegate.metas; metadata changes (client
+// counts) leave old entries behind, so the map is emptied when it is full.
+const maxCachedMetas = 4096
 
 func (d *mergeDelegate) NotifyMerge(nodes []*memberlist.Node) error {
 	if len(nodes) != 1 {
@@ -66,36 +76,48 @@ func (d *mergeDelegate) NotifyAlive(n *memberlist.Node) error { return d.check(n
 
 func (d *mergeDelegate) check(n *memberlist.Node) error {
 	if n.State == memberlist.StateLeft {
-		return nil // news of a departure is harmless
+		return nil // news of a departure is harmless: memberlist adds no unknown node for it
 	}
-	id := d.nodeID(n.Meta)
-	if d.c.reg.refused(n.Name, id) {
-		return fmt.Errorf("gossip: node %s (id %s) was unregistered, or this node was unregistered from its cluster", n.Name, id)
+	if err := ValidNodeName(n.Name); err != nil {
+		return fmt.Errorf("gossip: refusing a node that is not a roster node: %w", err)
 	}
-	if n.Name == d.c.cfg.Name && id != d.c.reg.nodeID() {
-		return fmt.Errorf("gossip: node %s (id %s) uses this node's name", n.Name, id)
+	mc := d.readMeta(n.Meta)
+	if mc.bad != nil {
+		return fmt.Errorf("gossip: refusing node %s: not a roster node: %w", n.Name, mc.bad)
+	}
+	if d.c.reg.refused(n.Name, mc.id) {
+		return fmt.Errorf("gossip: node %s (id %s) was unregistered, or this node was unregistered from its cluster", n.Name, mc.id)
+	}
+	if n.Name == d.c.cfg.Name && mc.id != d.c.reg.nodeID() {
+		return fmt.Errorf("gossip: node %s (id %s) uses this node's name", n.Name, mc.id)
 	}
 	return nil
 }
 
-// nodeID reads the node id tag from serf-encoded metadata ("" when there is
-// none or it cannot be read).
-func (d *mergeDelegate) nodeID(meta []byte) string {
+// readMeta decodes serf-encoded metadata as roster's node metadata.
+func (d *mergeDelegate) readMeta(meta []byte) metaCheck {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if id, ok := d.ids[string(meta)]; ok {
-		return id
+	if mc, ok := d.metas[string(meta)]; ok {
+		return mc
 	}
-	var id string
-	if len(meta) > 0 && meta[0] == tagMagicByte {
-		var tags map[string]string
-		if err := codec.NewDecoderBytes(meta[1:], &d.handle).Decode(&tags); err == nil {
-			id = tags[tagID]
+	var mc metaCheck
+	var tags map[string]string
+	switch {
+	case len(meta) == 0 || meta[0] != tagMagicByte:
+		mc.bad = errors.New("gossip: node metadata is not serf tags")
+	default:
+		if err := codec.NewDecoderBytes(meta[1:], &d.handle).Decode(&tags); err != nil {
+			mc.bad = fmt.Errorf("gossip: node metadata is unreadable: %w", err)
+		} else if info, err := DecodeTags(tags); err != nil {
+			mc.bad = err
+		} else {
+			mc.id = info.ID
 		}
 	}
-	if d.ids == nil || len(d.ids) >= maxCachedIDs {
-		d.ids = make(map[string]string)
+	if d.metas == nil || len(d.metas) >= maxCachedMetas {
+		d.metas = make(map[string]metaCheck)
 	}
-	d.ids[string(meta)] = id
-	return id
+	d.metas[string(meta)] = mc
+	return mc
 }

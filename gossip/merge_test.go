@@ -35,8 +35,13 @@ func TestMergeDelegateRefusesAliveMessagesOfRefusedNodes(t *testing.T) {
 		require.NoError(t, notify(node("peer", "p2", alive)), "the same name under a new id is another node")
 		require.NoError(t, notify(node("peer", "p1", memberlist.StateLeft)), "news of a departure is harmless")
 	}
-	// Metadata without readable tags has no id: it is not the refused node.
-	require.NoError(t, d.NotifyAlive(&memberlist.Node{Name: "peer", Meta: []byte{tagMagicByte, 0xc1}}))
+	// Not a roster node: unreadable or foreign metadata, or a bad name.
+	require.ErrorContains(t, d.NotifyAlive(&memberlist.Node{Name: "peer", Meta: []byte{tagMagicByte, 0xc1}}), "not a roster node")
+	plain, err := encodeMeta(map[string]string{"role": "web"})
+	require.NoError(t, err)
+	require.ErrorContains(t, d.NotifyAlive(&memberlist.Node{Name: "rogue", Meta: plain, State: alive}), "not a roster node")
+	require.ErrorContains(t, d.NotifyMerge([]*memberlist.Node{{Name: "rogue", Meta: nil, State: alive}}), "not a roster node")
+	require.ErrorContains(t, d.NotifyAlive(node("..", "x1", alive)), "not a roster node")
 	// A cluster's whole state, which may still list refused nodes as dead:
 	// its alive members come one by one as alive messages.
 	require.NoError(t, d.NotifyMerge([]*memberlist.Node{node("other", "o1", alive), node("peer", "p1", memberlist.StateDead)}))
@@ -50,8 +55,10 @@ func TestMergeDelegateDeclinesWholeStatesDuringTheJoinFanout(t *testing.T) {
 	r := newRegistry(store{dir: t.TempDir()}, state{Cluster: "c", Name: "self", NodeID: "s1"}, time.Now)
 	c := &Cluster{cfg: Config{Name: "self"}, reg: r}
 	d := &mergeDelegate{c: c}
-	whole := []*memberlist.Node{{Name: "a", State: memberlist.StateAlive}, {Name: "b", State: memberlist.StateAlive}}
-	one := []*memberlist.Node{{Name: "a", State: memberlist.StateAlive}}
+	meta, err := encodeMeta(NodeInfo{ID: "a1", ClientHost: "h", GRPCPort: 8124, HTTPPort: 8024, InternalPort: 8224}.Tags())
+	require.NoError(t, err)
+	whole := []*memberlist.Node{{Name: "a", Meta: meta, State: memberlist.StateAlive}, {Name: "b", Meta: meta, State: memberlist.StateAlive}}
+	one := []*memberlist.Node{{Name: "a", Meta: meta, State: memberlist.StateAlive}}
 
 	require.NoError(t, d.NotifyMerge(whole))
 	c.fanouts.Add(1)

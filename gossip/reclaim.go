@@ -66,7 +66,7 @@ func (c *Cluster) reclaimRound(here string) (pending, total int, err error) {
 		}
 		total++
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Profile.TCPTimeout)
-		intro, err := c.cfg.Introducer.Introduce(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), self)
+		intro, err := c.cfg.Introducer.Introduce(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), self, c.returning())
 		cancel()
 		if errors.Is(err, ErrUnregistered) {
 			return pending, total, err
@@ -75,7 +75,9 @@ func (c *Cluster) reclaimRound(here string) (pending, total int, err error) {
 			continue
 		}
 		pending++
-		if m.Addr != "" {
+		// Only a peer that admitted this node is pushed its state: every
+		// way back into the cluster goes through an introduction.
+		if err == nil && m.Addr != "" {
 			if _, err := s.Memberlist().Join([]string{m.Addr}); err != nil {
 				c.log.Debug().Err(err).Str("member", m.Name).Msg("gossip: push-pull with member failed")
 			}

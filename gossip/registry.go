@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -9,17 +11,23 @@ import (
 // registry holds every registered member and the tombstones of unregistered
 // ones.
 //
-// What gossip teaches it (observe, setStatus, merge) is in memory and
-// reported at once, and written to disk by persist a second later: a burst
-// of changes (a join into a large cluster brings one per member) is one
-// write, and no change waits for a disk. A crash loses at most that
-// second, which gossip teaches again. What a command decides
-// (unregister, reset, lift) is written before it returns, and rolled back
-// if that fails. File writes are serialized by saveMu, taken before mu.
+// What gossip teaches it (observe, setStatus, merge, an unregistration
+// another node announces) is in memory and reported at once, and written
+// to disk by persist a second later: a burst of changes (a join into a
+// large cluster brings one per member, a flood of unregistrations one per
+// event) is one write, and no change waits for a disk. A crash loses at
+// most that second, which gossip teaches again. A write that fails is
+// tried again every second until it succeeds, and the failure is reported
+// (writeFault) meanwhile. What a command decides (unregister, lift) is
+// written before it returns, and rolled back if that fails, so a failed
+// command changes nothing; reset, which gossip decides for this node, is
+// kept in memory when it cannot be written, and written like gossip's
+// changes. File writes are serialized by saveMu, taken before mu.
 type registry struct {
-	store store
-	now   func() time.Time
-	dirty chan struct{} // a change awaits persist
+	store  stateStore
+	now    func() time.Time
+	limits TombstoneLimits
+	dirty  chan struct{} // a change awaits persist
 
 	saveMu sync.Mutex // held while writing the file
 
@@ -30,12 +38,44 @@ type registry struct {
 	exiles     map[string]Tombstone // local only, never handed to others
 	version    uint64               // counts changes
 	saved      uint64               // the version on disk
+	// writeErr is the last failure to write the data directory, nil once
+	// a write succeeds; written is when the last write succeeded.
+	writeErr error
+	written  time.Time
 }
+
+// stateStore is where the registry keeps its state: files (store), or a
+// test's store that fails on demand.
+type stateStore interface {
+	save(state) error
+	// probe checks that the directory takes a write, as save would.
+	probe() error
+}
+
+// TombstoneLimits bound the tombstones (and exiles) a node keeps, so that
+// no sequence of unregistrations grows its state without limit. The oldest
+// go first. Expiry by age is safe: a node rejoins only through an
+// introduction, and one away for half the TTL or more is admitted only by
+// a peer that still has it registered (Cluster.Admit), so a node
+// unregistered while it was away stays out after its tombstone expired.
+// Only nodes that were registered get a tombstone, so Max is reached only
+// by that many real unregistrations; a tombstone dropped for the count
+// before half the TTL no longer keeps its node out.
+type TombstoneLimits struct {
+	// TTL is how long a tombstone is kept after the unregistration.
+	TTL time.Duration
+	// Max is the most tombstones kept.
+	Max int
+}
+
+// DefaultTombstoneLimits are the limits when none are configured: a
+// month, and 10,000 tombstones (about 1 MB of state).
+var DefaultTombstoneLimits = TombstoneLimits{TTL: 30 * 24 * time.Hour, Max: 10000}
 
 func tombKey(name, id string) string { return name + "\x00" + id }
 
-func newRegistry(s store, st state, now func() time.Time) *registry {
-	r := &registry{store: s, st: st, now: now, dirty: make(chan struct{}, 1),
+func newRegistry(s stateStore, st state, now func() time.Time) *registry {
+	r := &registry{store: s, st: st, now: now, limits: DefaultTombstoneLimits, dirty: make(chan struct{}, 1),
 		members: map[string]*Member{}, tombstones: map[string]Tombstone{}, exiles: map[string]Tombstone{}}
 	for i := range st.Members {
 		m := st.Members[i]
@@ -49,6 +89,24 @@ func newRegistry(s store, st state, now func() time.Time) *registry {
 	}
 	r.st.Members, r.st.Unregistered, r.st.Exiled = nil, nil, nil
 	return r
+}
+
+// lastSeenRefresh is how often the time this node last had a live peer
+// (state.LastSeen) is written while it has one: an hour, or a tenth of
+// the tombstone TTL when that is shorter.
+func (r *registry) lastSeenRefresh() time.Duration {
+	return min(time.Hour, r.limits.TTL/10)
+}
+
+// seen records that this node has a live registered peer at now; the
+// time is written when it is lastSeenRefresh newer than the one on disk.
+func (r *registry) seen(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.st.LastSeen) >= r.lastSeenRefresh() {
+		r.st.LastSeen = now
+		r.changedLocked()
+	}
 }
 
 // changedLocked records a change for persist to write.
@@ -65,11 +123,32 @@ func (r *registry) wake() {
 	}
 }
 
+// wroteLocked records the outcome of a write (or probe) of the data
+// directory.
+func (r *registry) wroteLocked(err error) {
+	r.writeErr = err
+	if err == nil {
+		r.written = r.now()
+	}
+}
+
+// writeFault is the last failure to write the data directory, or nil
+// when the last write succeeded.
+func (r *registry) writeFault() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writeErr
+}
+
 // saveLocked writes the whole registry now, with the change the caller
-// made; the caller holds saveMu and mu.
+// made; the caller holds saveMu and mu. On failure the change stays to
+// be written (the caller may roll it back).
 func (r *registry) saveLocked() error {
 	r.version++
-	if err := r.store.save(r.snapshotLocked()); err != nil {
+	err := r.store.save(r.snapshotLocked())
+	r.wroteLocked(err)
+	if err != nil {
+		r.wake()
 		return err
 	}
 	r.saved = r.version
@@ -87,13 +166,31 @@ func (r *registry) flush() error {
 	}
 	v, st := r.version, r.snapshotLocked()
 	r.mu.Unlock()
-	if err := r.store.save(st); err != nil {
+	err := r.store.save(st)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wroteLocked(err)
+	if err != nil {
 		return err
 	}
-	r.mu.Lock()
 	r.saved = max(r.saved, v)
-	r.mu.Unlock()
 	return nil
+}
+
+// checkWritable writes what is pending, or probes the directory when
+// nothing is: a command that must not start unless this node can record
+// its outcome asks first.
+func (r *registry) checkWritable() error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	err := r.store.probe()
+	r.mu.Lock()
+	r.wroteLocked(err)
+	r.mu.Unlock()
+	return err
 }
 
 // persistDelay is how long a change gossip brings waits before it is
@@ -108,20 +205,45 @@ func (r *registry) flush() error {
 // lost.
 const persistDelay = time.Second
 
+// probeInterval is how long the data directory may go without a write
+// before persist probes it, so that health notices a directory that
+// became read-only or full while nothing changed, and notices that it
+// recovered.
+const probeInterval = 5 * time.Second
+
 // persist writes the changes gossip brings until stop closes, then writes
-// what is left. A failed write is reported and tried again.
+// what is left. A failed write is reported and tried again until it
+// succeeds; report(nil) says a write succeeded after failures.
 func (r *registry) persist(stop <-chan struct{}, report func(error)) {
-	write := func() {
-		if err := r.flush(); err != nil {
+	failing := false
+	outcome := func(err error) {
+		if err != nil || failing {
 			report(err)
+		}
+		failing = err != nil
+	}
+	write := func() {
+		err := r.flush()
+		outcome(err)
+		if err != nil {
 			r.wake()
 		}
 	}
+	probe := time.NewTicker(probeInterval)
+	defer probe.Stop()
 	for {
 		select {
 		case <-stop:
 			write()
 			return
+		case <-probe.C:
+			r.mu.Lock()
+			idle := r.version == r.saved && r.now().Sub(r.written) >= probeInterval
+			r.mu.Unlock()
+			if idle {
+				outcome(r.checkWritable())
+			}
+			continue
 		case <-r.dirty:
 		}
 		select {
@@ -194,11 +316,12 @@ func (r *registry) nodeID() string {
 	return r.st.NodeID
 }
 
-func (r *registry) tombstoned(name, id string) bool {
+// tombstone returns the tombstone of that node, if it was unregistered.
+func (r *registry) tombstone(name, id string) (Tombstone, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.tombstones[tombKey(name, id)]
-	return ok
+	t, ok := r.tombstones[tombKey(name, id)]
+	return t, ok
 }
 
 // refused tells whether gossip about that node must be refused: it was
@@ -226,18 +349,22 @@ func (r *registry) lift(members []Member) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	changed := false
+	lifted := map[string]Tombstone{}
 	for _, m := range members {
 		key := tombKey(m.Name, m.Info.ID)
-		if _, ok := r.exiles[key]; ok {
+		if t, ok := r.exiles[key]; ok {
+			lifted[key] = t
 			delete(r.exiles, key)
-			changed = true
 		}
 	}
-	if !changed {
+	if len(lifted) == 0 {
 		return nil
 	}
-	return r.saveLocked()
+	if err := r.saveLocked(); err != nil {
+		maps.Copy(r.exiles, lifted)
+		return err
+	}
+	return nil
 }
 
 func (r *registry) tombstoneList() []Tombstone {
@@ -319,7 +446,10 @@ func transition(from, to Status, known bool) EventType {
 	}
 }
 
-// unregister removes a member for good and records its tombstone.
+// unregister removes a member for good and records its tombstone, on a
+// command of this node: it is written before unregister returns, and a
+// failed write changes nothing. A member already removed (by another
+// node's command) is no change; one never registered is ErrNoSuchMember.
 func (r *registry) unregister(t Tombstone) (Event, bool, error) {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
@@ -329,28 +459,102 @@ func (r *registry) unregister(t Tombstone) (Event, bool, error) {
 	_, had := r.tombstones[key]
 	m, ok := r.members[t.Name]
 	removing := ok && m.Info.ID == t.ID
-	if had && !removing {
-		return Event{}, false, nil
+	if !removing {
+		if had {
+			return Event{}, false, nil
+		}
+		return Event{}, false, fmt.Errorf("gossip: %s (id %s): %w", t.Name, t.ID, ErrNoSuchMember)
 	}
 	r.tombstones[key] = t
-	var ev Event
-	if removing {
-		ev = Event{Type: EventRemove, Member: *m}
-		delete(r.members, t.Name)
-	}
+	ev := Event{Type: EventRemove, Member: *m}
+	delete(r.members, t.Name)
 	if err := r.saveLocked(); err != nil {
 		delete(r.tombstones, key)
-		if removing {
-			r.members[t.Name] = &ev.Member
-		}
+		r.members[t.Name] = &ev.Member
 		return Event{}, false, err
 	}
-	return ev, removing, nil
+	r.pruneLocked()
+	return ev, true, nil
+}
+
+// remove applies an unregistration another node announced: the member
+// goes and its tombstone is recorded, in memory at once and on disk with
+// the next write. Only a registered member (same name and id) is removed
+// and tombstoned: an announcement about any other node changes nothing,
+// so that announcements cannot fill the state with names.
+func (r *registry) remove(t Tombstone) (Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.members[t.Name]
+	if !ok || m.Info.ID != t.ID || t.Name == r.st.Name {
+		return Event{}, false
+	}
+	r.tombstones[tombKey(t.Name, t.ID)] = r.clampLocked(t)
+	ev := Event{Type: EventRemove, Member: *m}
+	delete(r.members, t.Name)
+	r.pruneLocked()
+	r.changedLocked()
+	return ev, true
+}
+
+// clampLocked keeps a tombstone's time from lying in the future (another
+// node's clock, or a forged time), which would keep it past its TTL.
+func (r *registry) clampLocked(t Tombstone) Tombstone {
+	if now := r.now(); t.At.After(now) {
+		t.At = now
+	}
+	return t
+}
+
+// prune drops the tombstones and exiles beyond the limits, and says
+// whether it dropped any; the change is written with the next write.
+func (r *registry) prune() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pruneLocked() {
+		r.changedLocked()
+		return true
+	}
+	return false
+}
+
+// pruneLocked drops tombstones and exiles older than the TTL, then the
+// oldest beyond the maximum count.
+func (r *registry) pruneLocked() bool {
+	now := r.now()
+	a := pruneSet(r.tombstones, r.limits, now)
+	b := pruneSet(r.exiles, r.limits, now)
+	return a || b
+}
+
+func pruneSet(set map[string]Tombstone, l TombstoneLimits, now time.Time) bool {
+	dropped := false
+	if l.TTL > 0 {
+		for k, t := range set {
+			if now.Sub(t.At) > l.TTL {
+				delete(set, k)
+				dropped = true
+			}
+		}
+	}
+	if l.Max <= 0 || len(set) <= l.Max {
+		return dropped
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return set[keys[i]].At.Before(set[keys[j]].At) })
+	for _, k := range keys[:len(keys)-l.Max] {
+		delete(set, k)
+	}
+	return true
 }
 
 // merge adds what another node's registry knows and this one does not:
 // members never seen here and tombstones. Gossip corrects statuses later;
-// members this node already tracks keep their own view.
+// members this node already tracks keep their own view. Entries with an
+// invalid name are skipped.
 func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -358,10 +562,10 @@ func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 	changed := false
 	for _, t := range tombs {
 		key := tombKey(t.Name, t.ID)
-		if _, ok := r.tombstones[key]; ok {
+		if _, ok := r.tombstones[key]; ok || ValidNodeName(t.Name) != nil {
 			continue
 		}
-		r.tombstones[key] = t
+		r.tombstones[key] = r.clampLocked(t)
 		changed = true
 		if m, ok := r.members[t.Name]; ok && m.Info.ID == t.ID && t.Name != r.st.Name {
 			events = append(events, Event{Type: EventRemove, Member: *m})
@@ -369,7 +573,7 @@ func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 		}
 	}
 	for _, in := range members {
-		if _, ok := r.members[in.Name]; ok {
+		if _, ok := r.members[in.Name]; ok || ValidNodeName(in.Name) != nil {
 			continue
 		}
 		if _, dead := r.tombstones[tombKey(in.Name, in.Info.ID)]; dead {
@@ -380,6 +584,9 @@ func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 		changed = true
 		events = append(events, Event{Type: transition("", m.Status, false), Member: m})
 	}
+	if r.pruneLocked() {
+		changed = true
+	}
 	if !changed {
 		return nil
 	}
@@ -389,7 +596,9 @@ func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 
 // reset forgets the cluster: only this node remains, under a new id, and
 // the former peers are exiled so their gossip (they may keep sending to
-// this address for a while) does not pull it back in.
+// this address for a while) does not pull it back in. The change holds in
+// memory whether or not it could be written: a failed write is tried
+// again until it succeeds, and the error is returned to be reported.
 func (r *registry) reset(self Member) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
@@ -404,5 +613,6 @@ func (r *registry) reset(self Member) error {
 	r.st.NodeID = self.Info.ID
 	r.members = map[string]*Member{self.Name: &self}
 	r.tombstones = map[string]Tombstone{}
+	r.pruneLocked()
 	return r.saveLocked()
 }

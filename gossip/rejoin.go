@@ -98,8 +98,9 @@ func (c *Cluster) RejoinStatus() string {
 // rejoinLoop keeps trying registered members that gossip does not show
 // alive, each with its own exponential backoff, by their advertised
 // internal host name (so a peer that moved to a new address is found).
-// Serf's own reconnect covers only members it still remembers; after a
-// restart it remembers none. Peers try a member that just failed too:
+// It is the only way back into the cluster: every attempt starts with an
+// introduction, which the contact may refuse (Admit); serf's own reconnect
+// and snapshot rejoin, which would skip it, are off. Peers try a member that just failed too:
 // when it restarts, whichever side reaches the other first brings it back,
 // since a restarted node's own first tries can fail while its network
 // comes up, and a node waiting on its own backoff would be seen late
@@ -112,6 +113,9 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 	tick := time.NewTicker(max(p.RejoinMin/2, 20*time.Millisecond))
 	defer tick.Stop()
 	paces := newBackoffs(p)
+	// denied holds the registered peers that refused this isolated node's
+	// rejoin because they do not have it registered (Admit).
+	denied := map[string]bool{}
 	for {
 		select {
 		case <-stop:
@@ -170,11 +174,15 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 				if isolated {
 					c.log.Info().Str("via", m.Name).Msg("gossip: rejoined the cluster")
 					paces.forget()
+					clear(denied)
 					break
 				}
 				continue
 			}
 			if errors.Is(err, ErrUnregistered) {
+				return
+			}
+			if isolated && errors.Is(err, ErrNotRegistered) && c.deniedByMajority(denied, m.Name) {
 				return
 			}
 			c.metrics.rejoins.WithLabelValues("failed").Inc()
@@ -196,6 +204,30 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// deniedByMajority records that member refused this isolated node's
+// rejoin for not having it registered. One such answer may be a peer
+// that has not yet heard of this node (it registered through another,
+// and that peer restarted before it wrote the news down); when most
+// registered peers say so, the cluster unregistered this node while it was
+// away and has forgotten even its tombstone: it leaves and runs
+// standalone, as when a peer still had the tombstone.
+func (c *Cluster) deniedByMajority(denied map[string]bool, member string) bool {
+	denied[member] = true
+	peers := 0
+	for _, m := range c.reg.unsorted() {
+		if m.Name != c.cfg.Name {
+			peers++
+		}
+	}
+	if 2*len(denied) <= peers {
+		return false
+	}
+	c.log.Error().Int("refused_by", len(denied)).Int("peers", peers).
+		Msg("gossip: most registered peers do not have this node registered: it was unregistered while it was away; running standalone")
+	c.leaveUnregistered(c.reg.nodeID(), "not registered on most of its peers")
+	return true
 }
 
 // isLeaving tells whether this node is leaving its cluster or shutting

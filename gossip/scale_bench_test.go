@@ -453,7 +453,7 @@ func countStatus(c *Cluster, st Status) int {
 // process, as the internal gRPC service does between real nodes.
 type simIntroducer struct{ s *sim }
 
-func (i simIntroducer) Introduce(ctx context.Context, address string, self Member) (Introduction, error) {
+func (i simIntroducer) Introduce(ctx context.Context, address string, self Member, returning bool) (Introduction, error) {
 	if hold := i.s.hold.Load(); hold != nil {
 		if err := (*hold)(ctx, address); err != nil {
 			return Introduction{}, err
@@ -464,8 +464,8 @@ func (i simIntroducer) Introduce(ctx context.Context, address string, self Membe
 		return Introduction{}, fmt.Errorf("sim: no node answers at %s", address)
 	}
 	c := nd.c
-	if m, ok := c.Member(self.Name); ok && m.Info.ID != self.Info.ID && m.Status == StatusAlive {
-		return Introduction{}, ErrNameTaken
+	if err := c.Admit(self, returning); err != nil {
+		return Introduction{}, err
 	}
 	local := c.Local()
 	return Introduction{Name: local.Name, NodeID: local.Info.ID, Members: c.Members(), Tombstones: c.Tombstones()}, nil

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // state is what a node keeps on disk about its cluster.
@@ -22,6 +23,10 @@ type state struct {
 	// Exiled are the peers of a cluster this node was unregistered from:
 	// their gossip is refused until an explicit register-node lifts it.
 	Exiled []Tombstone `json:"exiled,omitempty"`
+	// LastSeen is when this node last had a live registered peer, within
+	// lastSeenRefresh: a node away for longer than tombstones are kept
+	// rejoins only through peers that still have it registered (Admit).
+	LastSeen time.Time `json:"lastSeen,omitzero"`
 }
 
 // envelope guards the state with a checksum, so a truncated or altered
@@ -35,6 +40,7 @@ type envelope struct {
 const (
 	stateFile   = "cluster-state.json"
 	backupFile  = "cluster-state.json.bak"
+	probeFile   = ".write-probe"
 	stateFormat = 1
 )
 
@@ -118,6 +124,26 @@ func (s store) save(st state) error {
 	b = append(append(b, raw...), '}')
 	if err := replaceFile(s.dir, stateFile, b, backupFile); err != nil {
 		return fmt.Errorf("gossip: save state: %w", err)
+	}
+	return nil
+}
+
+// probe checks that the directory takes a write as save needs it: a
+// small file is created, written and removed. It is not synced: a full or
+// read-only file system refuses the create or the write, and a probe
+// every few seconds should cost no disk write of its own.
+func (s store) probe() error {
+	f, err := os.CreateTemp(s.dir, probeFile+"-*")
+	if err != nil {
+		return fmt.Errorf("gossip: write to %s: %w", s.dir, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write([]byte("roster\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("gossip: write to %s: %w", s.dir, err)
 	}
 	return nil
 }

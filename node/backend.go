@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
 )
@@ -60,64 +58,57 @@ func (b backend) Unregister(ctx context.Context, name string) error {
 	return b.n.Unregister(ctx, name)
 }
 
+// Health is UP while the node serves: not stopping, gossip running, and
+// its data directory taking writes. The details say why it is DOWN, and
+// how many registered nodes it sees alive; the API shows them only to
+// token holders when access control is on.
 func (b backend) Health(context.Context) api.Health {
 	n := b.n
 	if n.stopping.Load() {
-		return api.Health{Status: "DOWN", Details: map[string]string{"node": "stopping"}}
+		return api.Health{Status: api.HealthDown, Details: map[string]string{"node": "stopping"}}
 	}
-	alive, total := 0, 0
-	for _, m := range n.cluster.Members() {
-		total++
-		if m.Status == gossip.StatusAlive {
-			alive++
+	status := api.HealthUp
+	d := map[string]string{}
+	cond := n.cluster.Condition()
+	if cond.Disk != nil {
+		status = api.HealthDown
+		d["disk"] = "cannot write the data directory (axoniq.axonserver.controldb-path): " + cond.Disk.Error() +
+			"; changes are kept in memory and written as soon as it works"
+	}
+	if cond.Gossip != nil {
+		status = api.HealthDown
+		d["gossip"] = "not running: " + cond.Gossip.Error()
+	} else {
+		alive, total := 0, 0
+		for _, m := range n.cluster.Members() {
+			total++
+			if m.Status == gossip.StatusAlive {
+				alive++
+			}
 		}
+		d["gossip"] = fmt.Sprintf("%d of %d registered nodes alive", alive, total)
 	}
-	d := map[string]string{"gossip": fmt.Sprintf("%d of %d registered nodes alive", alive, total)}
 	if r := n.cluster.RejoinStatus(); r != "" {
 		d["rejoin"] = r
 	}
-	return api.Health{Status: "UP", Details: d}
+	return api.Health{Status: status, Details: d}
 }
 
 // gossipState is the raw debugging view at /internal/gossip.
 type gossipState struct {
-	Profile    gossip.Profile     `json:"profile"`
-	Serf       map[string]string  `json:"serf"`
-	Memberlist []memberlistNode   `json:"memberlist"`
-	Registry   []gossip.Member    `json:"registry"`
-	Tombstones []gossip.Tombstone `json:"unregistered"`
-	Rejoin     string             `json:"rejoin,omitempty"`
-}
-
-type memberlistNode struct {
-	Name  string `json:"name"`
-	Addr  string `json:"addr"`
-	State string `json:"state"`
-	Meta  int    `json:"metaBytes"`
+	Profile    gossip.Profile        `json:"profile"`
+	Serf       map[string]string     `json:"serf"`
+	Memberlist []gossip.GossipMember `json:"memberlist"`
+	Registry   []gossip.Member       `json:"registry"`
+	Tombstones []gossip.Tombstone    `json:"unregistered"`
+	Rejoin     string                `json:"rejoin,omitempty"`
 }
 
 func (b backend) GossipState(context.Context) any {
 	c := b.n.cluster
-	st := gossipState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus()}
+	st := gossipState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus(), Memberlist: c.GossipMembers()}
 	if s, err := c.Serf(); err == nil {
 		st.Serf = s.Stats()
-		for _, m := range s.Memberlist().Members() {
-			st.Memberlist = append(st.Memberlist, memberlistNode{Name: m.Name, Addr: m.Address(), State: stateName(m.State), Meta: len(m.Meta)})
-		}
 	}
 	return st
-}
-
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "dead"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
 }

@@ -93,4 +93,9 @@ type ClusterConfig struct {
 	// Rebalance is .rebalance (default true): ask a fair share of clients to
 	// reconnect when a node joins.
 	Rebalance bool
+	// TombstoneTTL is .tombstone-ttl (default 30 days) and TombstoneMax
+	// .tombstone-max (default 10000): how long, and how many, unregistered
+	// nodes are remembered.
+	TombstoneTTL time.Duration
+	TombstoneMax int
 }

@@ -275,6 +275,20 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name:  "tombstone bounds in days and as a Go duration",
+			files: map[string]string{"axonserver.properties": "axoniq.axonserver.cluster.tombstone-ttl=7d\naxoniq.axonserver.cluster.tombstone-max=500\n"},
+			env:   fakeEnv{},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 7*24*time.Hour, c.Cluster.TombstoneTTL)
+				require.Equal(t, 500, c.Cluster.TombstoneMax)
+			},
+		},
+		{
+			name:  "tombstone ttl as a Go duration",
+			args:  []string{"--axoniq.axonserver.cluster.tombstone-ttl=90m"},
+			check: func(t *testing.T, c Config) { require.Equal(t, 90*time.Minute, c.Cluster.TombstoneTTL) },
+		},
+		{
 			name:  "fractional seconds",
 			args:  []string{"--axoniq.axonserver.cluster.shutdown-timeout=2.5"},
 			check: func(t *testing.T, c Config) { require.Equal(t, 2500*time.Millisecond, c.ShutdownTimeout) },
@@ -416,6 +430,26 @@ func TestLoadInvalidValues(t *testing.T) {
 			name:  "zero duration",
 			file:  "axoniq.axonserver.cluster.shutdown-timeout=0\n",
 			wants: []string{`config: axoniq.axonserver.cluster.shutdown-timeout: "0s" is not positive`},
+		},
+		{
+			name:  "tombstone ttl",
+			file:  "axoniq.axonserver.cluster.tombstone-ttl=30\n",
+			wants: []string{`config: axoniq.axonserver.cluster.tombstone-ttl: "30" is not a valid duration (allowed: a duration with a unit, such as 30d, 12h or 90m)`},
+		},
+		{
+			name:  "zero tombstone ttl",
+			file:  "axoniq.axonserver.cluster.tombstone-ttl=0d\n",
+			wants: []string{`config: axoniq.axonserver.cluster.tombstone-ttl: "0s" is not positive`},
+		},
+		{
+			name:  "tombstone max",
+			file:  "axoniq.axonserver.cluster.tombstone-max=many\n",
+			wants: []string{`config: axoniq.axonserver.cluster.tombstone-max: "many" is not a whole number (allowed: 1 to 20000)`},
+		},
+		{
+			name:  "tombstone max out of range",
+			file:  "axoniq.axonserver.cluster.tombstone-max=0\n",
+			wants: []string{`config: axoniq.axonserver.cluster.tombstone-max: "0" is out of range (allowed: 1 to 20000)`},
 		},
 		{
 			name:  "gossip profile",
@@ -652,10 +686,11 @@ func TestKnownKeys(t *testing.T) {
 		"axoniq.axonserver.cluster.encryption-key", "axoniq.axonserver.cluster.gossip-profile",
 		"axoniq.axonserver.cluster.rebalance", "axoniq.axonserver.cluster.bind-address",
 		"axoniq.axonserver.cluster.shutdown-timeout", "logging.level.root",
+		"axoniq.axonserver.cluster.tombstone-ttl", "axoniq.axonserver.cluster.tombstone-max",
 	} {
 		require.True(t, seen[k], "missing %s", k)
 	}
-	require.Len(t, keys, 26)
+	require.Len(t, keys, 28)
 
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	fs.String("config", "", "registered elsewhere first")

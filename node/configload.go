@@ -95,6 +95,19 @@ var keyTable = []keyDef{
 	{key: "axoniq.axonserver.cluster.shutdown-timeout", desc: "longest graceful stop: a Go duration (10s) or seconds (10)",
 		get: func(c *Config) string { return c.ShutdownTimeout.String() },
 		set: setShutdownTimeout},
+	{key: "axoniq.axonserver.cluster.tombstone-ttl", desc: "how long an unregistered node's tombstone is kept: a duration with a unit (30d, 12h, 90m)",
+		get: func(c *Config) string { return formatDays(c.Cluster.TombstoneTTL) },
+		set: setTombstoneTTL},
+	{key: "axoniq.axonserver.cluster.tombstone-max", desc: "most tombstones of unregistered nodes kept, the oldest dropped first",
+		get: func(c *Config) string { return strconv.Itoa(c.Cluster.TombstoneMax) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return errors.New("is not a whole number (allowed: 1 to " + strconv.Itoa(maxTombstones) + ")")
+			}
+			c.Cluster.TombstoneMax = n
+			return nil
+		}},
 	{key: "logging.level.root", desc: "log level: trace, debug, info, warn or error",
 		get: func(c *Config) string { return c.LogLevel },
 		set: setLogLevel},
@@ -149,6 +162,40 @@ func setShutdownTimeout(c *Config, v string) error {
 	}
 	c.ShutdownTimeout = time.Duration(s * float64(time.Second))
 	return nil
+}
+
+// maxTombstones bounds axoniq.axonserver.cluster.tombstone-max: an
+// introduction carries every tombstone with the member list, in one gRPC
+// message of at most 4 MB (about 100 bytes a tombstone).
+const maxTombstones = 20000
+
+// setTombstoneTTL accepts a Go duration or a whole number of days with
+// Spring's "d" suffix (30d).
+func setTombstoneTTL(c *Config, v string) error {
+	const allowed = "is not a valid duration (allowed: a duration with a unit, such as 30d, 12h or 90m)"
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return errors.New(allowed)
+		}
+		c.Cluster.TombstoneTTL = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New(allowed)
+	}
+	c.Cluster.TombstoneTTL = d
+	return nil
+}
+
+// formatDays writes a duration of whole days as Spring does (30d).
+func formatDays(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
 }
 
 // setLogLevel accepts Spring's upper-case names and "warning" too.

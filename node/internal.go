@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
@@ -23,17 +24,16 @@ func (b internalBackend) Introduce(_ context.Context, req *internalpb.IntroduceR
 		return nil, rpc.AxonError(codes.FailedPrecondition, api.CodeCannotJoin,
 			"node %s belongs to cluster %q, node %s to cluster %q (axoniq.axonserver.cluster.name)", caller.Name, req.GetClusterName(), n.cfg.Name, n.cfg.Cluster.Name)
 	}
-	for _, t := range n.cluster.Tombstones() {
-		if t.Name == caller.Name && t.ID == caller.Info.ID {
-			return nil, rpc.AxonError(codes.FailedPrecondition, api.CodeNotAMember,
-				"node %s was unregistered from the cluster on %s; it runs standalone now", caller.Name, t.At.Format("2006-01-02 15:04:05Z07:00"))
+	if err := n.cluster.Admit(caller, req.GetReturning()); err != nil {
+		switch {
+		case errors.Is(err, gossip.ErrUnregistered):
+			return nil, rpc.AxonError(codes.FailedPrecondition, api.CodeNotAMember, "%s", errMsg(err))
+		case errors.Is(err, gossip.ErrNotRegistered):
+			return nil, rpc.AxonError(codes.NotFound, api.CodeNoSuchNode, "%s", errMsg(err))
+		case errors.Is(err, gossip.ErrNameTaken):
+			return nil, rpc.AxonError(codes.AlreadyExists, api.CodeSameNodeName, "%s", errMsg(err))
 		}
-	}
-	if existing, ok := n.cluster.Member(caller.Name); ok && existing.Info.ID != caller.Info.ID &&
-		(existing.Status == gossip.StatusAlive || existing.Status == gossip.StatusSuspect) {
-		return nil, rpc.AxonError(codes.AlreadyExists, api.CodeSameNodeName,
-			"node name %s is already used by a live node at %s (%s:%d); give the new node another axoniq.axonserver.name",
-			caller.Name, existing.Info.InternalHost, existing.Info.InternalHost, existing.Info.InternalPort)
+		return nil, rpc.AxonError(codes.InvalidArgument, api.CodeCannotJoin, "%s", errMsg(err))
 	}
 	self := n.cluster.Local()
 	resp := &internalpb.IntroduceResponse{Name: self.Name, NodeId: self.Info.ID}
@@ -49,11 +49,14 @@ func (b internalBackend) Introduce(_ context.Context, req *internalpb.IntroduceR
 func (b internalBackend) Leave(_ context.Context, req *internalpb.LeaveRequest) error {
 	n := b.n
 	self := n.cluster.Local()
-	if req.GetName() != self.Name || req.GetNodeId() != self.Info.ID {
+	if req.GetName() != self.Name {
 		return rpc.AxonError(codes.FailedPrecondition, api.CodeNoSuchNode, "this is node %s (id %s), not %s (id %s)", self.Name, self.Info.ID, req.GetName(), req.GetNodeId())
 	}
 	n.log.Warn().Str("by", req.GetRequestedBy()).Msg("node: unregistered from the cluster; leaving and running standalone")
-	if err := n.cluster.LeaveForUnregister(); err != nil {
+	if err := n.cluster.LeaveForUnregister(req.GetNodeId()); err != nil {
+		if errors.Is(err, gossip.ErrNoSuchMember) {
+			return rpc.AxonError(codes.FailedPrecondition, api.CodeNoSuchNode, "%s", errMsg(err))
+		}
 		return rpc.AxonError(codes.Internal, api.CodeInternal, "leave: %v", err)
 	}
 	return nil
@@ -62,10 +65,11 @@ func (b internalBackend) Leave(_ context.Context, req *internalpb.LeaveRequest) 
 // introducer is gossip's Introducer over the internal gRPC service.
 type introducer struct{ n *Node }
 
-func (i introducer) Introduce(ctx context.Context, address string, self gossip.Member) (gossip.Introduction, error) {
+func (i introducer) Introduce(ctx context.Context, address string, self gossip.Member, returning bool) (gossip.Introduction, error) {
 	resp, err := i.n.internal.Introduce(ctx, address, &internalpb.IntroduceRequest{
 		ClusterName: i.n.cfg.Cluster.Name,
 		Node:        memberToPB(self),
+		Returning:   returning,
 	})
 	if err != nil {
 		if code, msg, ok := rpc.AxonCode(err); ok {
@@ -74,6 +78,8 @@ func (i introducer) Introduce(ctx context.Context, address string, self gossip.M
 				return gossip.Introduction{}, fmt.Errorf("%w: %s", gossip.ErrUnregistered, msg)
 			case api.CodeSameNodeName:
 				return gossip.Introduction{}, fmt.Errorf("%w: %s", gossip.ErrNameTaken, msg)
+			case api.CodeNoSuchNode:
+				return gossip.Introduction{}, fmt.Errorf("%w: %s", gossip.ErrNotRegistered, msg)
 			}
 			return gossip.Introduction{}, api.Errorf(code, "%s", msg)
 		}

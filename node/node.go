@@ -155,6 +155,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		AdvertisePort: n.cfg.InternalPort,
 		Keys:          keys,
 		Introducer:    introducer{n: n},
+		Tombstones:    gossip.TombstoneLimits{TTL: n.cfg.Cluster.TombstoneTTL, Max: n.cfg.Cluster.TombstoneMax},
 		Logger:        n.log,
 		Registerer:    n.metrics,
 	})
@@ -191,6 +192,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		go n.autocluster()
 	}
 	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	n.bg.Add(1)
+	go n.followHealth()
 	n.log.Info().
 		Str("http", n.HTTPAddr()).Str("grpc", n.GRPCAddr()).Str("internal", n.InternalAddr()).
 		Str("gossip", net.JoinHostPort(ip.String(), strconv.Itoa(n.cfg.InternalPort))).

@@ -58,6 +58,8 @@ func (n *Node) joinError(address string, err error) error {
 		return api.Errorf(api.CodeAlreadyMember, "%s", errMsg(err))
 	case errors.Is(err, gossip.ErrUnregistered):
 		return api.Errorf(api.CodeNotAMember, "cannot join through %s: %s", address, errMsg(err))
+	case errors.Is(err, gossip.ErrStateNotWritable):
+		return api.Errorf(api.CodeInternal, "%s", errMsg(err))
 	case errors.Is(err, gossip.ErrExchange):
 		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: the gossip exchange failed (%s); both nodes need the same gossip key "+
 			"(axoniq.axonserver.cluster.encryption-key, or the keyring.json in axoniq.axonserver.controldb-path, which wins once saved) "+
@@ -98,34 +100,32 @@ func (n *Node) isSelf(ctx context.Context, host string, port int) bool {
 	return false
 }
 
-// Unregister removes the named node from the cluster for good. A live node
-// is told to leave first; it then runs standalone.
+// Unregister removes the named node from the cluster for good. Its
+// tombstone is written here first (a failure changes nothing); then a
+// live node is told to leave, and runs standalone; then every node is
+// told. Concurrent requests for the same node, here or on other nodes,
+// answer 200 or 404 (AXONIQ-1301).
 func (n *Node) Unregister(ctx context.Context, name string) error {
-	m, ok := n.cluster.Member(name)
-	if !ok {
+	if _, ok := n.cluster.Member(name); !ok {
 		return api.Errorf(api.CodeNoSuchNode, "no node named %s is registered", name)
 	}
 	if len(n.cluster.Members()) <= 1 {
 		return api.Errorf(api.CodeCannotRemoveLast, "node %s is the last node of the cluster and cannot be removed", name)
 	}
-	if name == n.cfg.Name {
-		if err := n.cluster.UnregisterSelf(); err != nil {
-			return api.Errorf(api.CodeInternal, "unregister %s: %v", name, err)
-		}
-		return nil
-	}
-	if m.Status == gossip.StatusAlive || m.Status == gossip.StatusSuspect {
+	leave := func(m gossip.Member) error {
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := n.internal.Leave(lctx, net.JoinHostPort(m.Info.InternalHost, strconv.Itoa(m.Info.InternalPort)),
+		defer cancel()
+		return n.internal.Leave(lctx, net.JoinHostPort(m.Info.InternalHost, strconv.Itoa(m.Info.InternalPort)),
 			&internalpb.LeaveRequest{Name: m.Name, NodeId: m.Info.ID, RequestedBy: n.cfg.Name})
-		cancel()
-		if err != nil {
-			// The tombstone still removes it everywhere, and tells it when it is reachable again.
-			n.log.Warn().Err(err).Str("member", name).Msg("node: could not tell the unregistered node to leave")
-		}
 	}
-	if err := n.cluster.Unregister(name); err != nil {
-		return api.Errorf(api.CodeInternal, "unregister %s: %v", name, err)
+	err := n.cluster.Unregister(name, leave)
+	switch {
+	case errors.Is(err, gossip.ErrNoSuchMember):
+		return api.Errorf(api.CodeNoSuchNode, "no node named %s is registered", name)
+	case errors.Is(err, gossip.ErrLastMember):
+		return api.Errorf(api.CodeCannotRemoveLast, "node %s is the last node of the cluster and cannot be removed", name)
+	case err != nil:
+		return api.Errorf(api.CodeInternal, "unregister %s: %s", name, errMsg(err))
 	}
 	n.log.Info().Str("member", name).Msg("node: unregistered")
 	return nil
@@ -135,7 +135,7 @@ func (n *Node) Unregister(ctx context.Context, name string) error {
 // error, for users.
 func errMsg(err error) string {
 	s := err.Error()
-	for _, sentinel := range []error{gossip.ErrAlreadyMember, gossip.ErrNameTaken, gossip.ErrUnregistered, gossip.ErrNoSuchMember} {
+	for _, sentinel := range []error{gossip.ErrAlreadyMember, gossip.ErrNameTaken, gossip.ErrUnregistered, gossip.ErrNoSuchMember, gossip.ErrNotRegistered} {
 		s = strings.TrimSuffix(s, ": "+sentinel.Error())
 		if strings.HasPrefix(s, sentinel.Error()+": ") && errors.Is(err, sentinel) {
 			s = strings.TrimPrefix(s, sentinel.Error()+": ")

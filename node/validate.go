@@ -118,6 +118,14 @@ func (c Config) Validate() error {
 		v.addf("axoniq.axonserver.cluster.shutdown-timeout", c.ShutdownTimeout.String(),
 			"is not positive (allowed: a duration greater than 0, such as 10s)")
 	}
+	if c.Cluster.TombstoneTTL <= 0 {
+		v.addf("axoniq.axonserver.cluster.tombstone-ttl", formatDays(c.Cluster.TombstoneTTL),
+			"is not positive (allowed: a duration greater than 0, such as 30d)")
+	}
+	if c.Cluster.TombstoneMax < 1 || c.Cluster.TombstoneMax > maxTombstones {
+		v.addf("axoniq.axonserver.cluster.tombstone-max", strconv.Itoa(c.Cluster.TombstoneMax),
+			"is out of range (allowed: 1 to %d)", maxTombstones)
+	}
 	if !validLogLevel(c.LogLevel) {
 		v.addf("logging.level.root", c.LogLevel, "is not a valid log level (allowed: trace, debug, info, warn, error)")
 	}

@@ -264,9 +264,13 @@ func (x *Tombstone) GetAt() *timestamppb.Timestamp {
 }
 
 type IntroduceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterName   string                 `protobuf:"bytes,1,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
-	Node          *Member                `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ClusterName string                 `protobuf:"bytes,1,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	Node        *Member                `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// The caller rejoins after it was away from its cluster for longer than
+	// tombstones are kept: it is refused with AXONIQ-1301 unless this node
+	// has it registered (name and node id).
+	Returning     bool `protobuf:"varint,3,opt,name=returning,proto3" json:"returning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +317,13 @@ func (x *IntroduceRequest) GetNode() *Member {
 		return x.Node
 	}
 	return nil
+}
+
+func (x *IntroduceRequest) GetReturning() bool {
+	if x != nil {
+		return x.Returning
+	}
+	return false
 }
 
 type IntroduceResponse struct {
@@ -504,10 +515,11 @@ const file_roster_internal_v1_internal_proto_rawDesc = "" +
 	"\tTombstone\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12*\n" +
-	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"e\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x83\x01\n" +
 	"\x10IntroduceRequest\x12!\n" +
 	"\fcluster_name\x18\x01 \x01(\tR\vclusterName\x12.\n" +
-	"\x04node\x18\x02 \x01(\v2\x1a.roster.internal.v1.MemberR\x04node\"\xb9\x01\n" +
+	"\x04node\x18\x02 \x01(\v2\x1a.roster.internal.v1.MemberR\x04node\x12\x1c\n" +
+	"\treturning\x18\x03 \x01(\bR\treturning\"\xb9\x01\n" +
 	"\x11IntroduceResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x124\n" +

@@ -34,7 +34,8 @@ type InternalClient interface {
 	// node: it checks the caller's name is free and returns this node's
 	// registry. Errors carry an Axon code in an ErrorInfo detail
 	// (AXONIQ-2500 same node name, AXONIQ-2502 cannot join, AXONIQ-2307 the
-	// caller was unregistered).
+	// caller was unregistered, AXONIQ-1301 a returning caller is not
+	// registered here).
 	Introduce(ctx context.Context, in *IntroduceRequest, opts ...grpc.CallOption) (*IntroduceResponse, error)
 	// Leave tells this node that it was unregistered: it leaves the cluster
 	// and carries on standalone.
@@ -77,7 +78,8 @@ type InternalServer interface {
 	// node: it checks the caller's name is free and returns this node's
 	// registry. Errors carry an Axon code in an ErrorInfo detail
 	// (AXONIQ-2500 same node name, AXONIQ-2502 cannot join, AXONIQ-2307 the
-	// caller was unregistered).
+	// caller was unregistered, AXONIQ-1301 a returning caller is not
+	// registered here).
 	Introduce(context.Context, *IntroduceRequest) (*IntroduceResponse, error)
 	// Leave tells this node that it was unregistered: it leaves the cluster
 	// and carries on standalone.

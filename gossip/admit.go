@@ -1,0 +1,40 @@
+package gossip
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Admit decides, on the contact's side, whether caller may join through
+// this node. A node unregistered while it was away is refused by its
+// tombstone. A returning node, one that was away from its cluster for
+// half the time tombstones are kept or more (it says so: it knows when it
+// last had a live peer), is admitted only when this node has it
+// registered under the same id: its tombstone may have expired
+// everywhere. Others are
+// admitted as before, so that a peer that lost its state (restored from
+// the backup) is healed by the members that rejoin it. Every rejoin starts
+// with an introduction: serf's own rejoin from its snapshot and its
+// reconnect are off (startSerfLocked). Errors wrap ErrUnregistered,
+// ErrNotRegistered or ErrNameTaken.
+func (c *Cluster) Admit(caller Member, returning bool) error {
+	if err := ValidNodeName(caller.Name); err != nil {
+		return err
+	}
+	if t, ok := c.reg.tombstone(caller.Name, caller.Info.ID); ok {
+		return fmt.Errorf("gossip: node %s was unregistered from the cluster on %s; it runs standalone now: %w",
+			caller.Name, t.At.Format("2006-01-02 15:04:05Z07:00"), ErrUnregistered)
+	}
+	existing, known := c.reg.get(caller.Name)
+	if known && existing.Info.ID != caller.Info.ID && (existing.Status == StatusAlive || existing.Status == StatusSuspect) {
+		addr := net.JoinHostPort(existing.Info.InternalHost, strconv.Itoa(existing.Info.InternalPort))
+		return fmt.Errorf("gossip: node name %s is already used by a live node at %s (%s); give the new node another axoniq.axonserver.name: %w",
+			caller.Name, existing.Info.InternalHost, addr, ErrNameTaken)
+	}
+	if returning && (!known || existing.Info.ID != caller.Info.ID) {
+		return fmt.Errorf("gossip: node %s (id %s) was away for half the tombstone TTL or more and is not registered on node %s: "+
+			"it was unregistered meanwhile (register-node adds it again): %w", caller.Name, caller.Info.ID, c.cfg.Name, ErrNotRegistered)
+	}
+	return nil
+}
