@@ -11,7 +11,8 @@ import (
 // badInputLog rate-limits the log lines about bad gossip input, the
 // transport's own refusals and memberlist's complaints alike: one line
 // per source address per interval, which carries the count of lines from
-// that source not logged since its last one. Metrics count everything;
+// that source not logged since its last one. Lines that name no source
+// (serf's, some of memberlist's) are limited by who writes them instead. Metrics count everything;
 // the log tells an operator who is sending it without letting a flood of
 // garbage write a line per packet.
 //
@@ -23,11 +24,18 @@ type badInputLog struct {
 	now      func() time.Time
 
 	mu        sync.Mutex
-	sources   map[netip.Addr]*badSource
+	sources   map[badKey]*badSource
 	window    time.Time // start of the interval lines are counted in
 	lines     int       // source lines logged in this window
 	lastSweep time.Time
 	others    badSource // the shared line of sources beyond the bounds
+}
+
+// badKey is what lines are limited by: their source, or when they name
+// none, the component that writes them.
+type badKey struct {
+	src  netip.Addr
+	kind string
 }
 
 type badSource struct {
@@ -44,14 +52,13 @@ func newBadInputLog(interval time.Duration, now func() time.Time) *badInputLog {
 	if now == nil {
 		now = time.Now
 	}
-	return &badInputLog{interval: interval, now: now, sources: map[netip.Addr]*badSource{}}
+	return &badInputLog{interval: interval, now: now, sources: map[badKey]*badSource{}}
 }
 
-// allow tells whether to log a line about bad input from src (the zero
-// Addr when the source is unknown), and how many lines from it were not
-// logged since its last one. others is true for the line shared by
-// sources beyond the bounds.
-func (l *badInputLog) allow(src netip.Addr) (ok bool, suppressed int, others bool) {
+// allow tells whether to log a line about bad input from src, and how
+// many lines from it were not logged since its last one. others is true
+// for the line shared by sources beyond the bounds.
+func (l *badInputLog) allow(src badKey) (ok bool, suppressed int, others bool) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -116,7 +116,9 @@ func seal(key, plain, ad []byte) []byte {
 }
 
 // sealPacket encrypts a packet as rawSendMsgPacket does.
-func sealPacket(key []byte, label string, plain []byte) []byte { return seal(key, plain, []byte(label)) }
+func sealPacket(key []byte, label string, plain []byte) []byte {
+	return seal(key, plain, []byte(label))
+}
 
 // sealStream encrypts a stream message as encryptLocalState does.
 func sealStream(key []byte, label string, plain []byte) []byte {

@@ -56,6 +56,16 @@ var badInputLines = []badInput{
 	{"invalid checksum", reasonMalformed, "udp"},
 	{"truncated messages", reasonMalformed, "udp"},
 	{"handler queue full", "", "udp"},
+	{"Ignoring an alive message", reasonMalformed, "udp"},
+	{"ignoring alive message", reasonMalformed, "udp"},
+	{"Rejected node", "", "udp"},
+	{"Rejected IP update", "", "udp"},
+	{"Conflicting address for", "", "udp"},
+	// What a ping or an indirect ping from anyone makes memberlist send.
+	{"Failed to send ack", "", "udp"},
+	{"Failed to send indirect ping", "", "udp"},
+	{"Failed to forward ack", "", "udp"},
+	{"Failed to send nack", "", "udp"},
 	{"packet with unacceptable label", "", "udp"},
 	{"double packet label header", "", "udp"},
 	{"cannot decode label", "", "udp"},
@@ -63,6 +73,7 @@ var badInputLines = []badInput{
 	// serf's handling of what memberlist passes it (delegate.go).
 	{"Error decoding", reasonMalformed, "udp"},
 	{"Received message of unknown type", reasonBadType, "udp"},
+	{"Error forwarding message", "", "udp"},
 	{"Remote state is zero bytes", reasonMalformed, "tcp"},
 	{"Remote state has bad type prefix", reasonMalformed, "tcp"},
 	{"Failed to decode remote state", reasonMalformed, "tcp"},
@@ -146,8 +157,12 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 	if !logEnabled(a.log, level) {
 		return len(p), nil
 	}
-	from := lineSource(line)
-	ok, suppressed, others := a.badLog.allow(sourceOfString(from))
+	// Lines that name no source are limited by who writes them.
+	key := badKey{src: sourceOfString(lineSource(line))}
+	if !key.src.IsValid() {
+		key.kind = component
+	}
+	ok, suppressed, others := a.badLog.allow(key)
 	if !ok {
 		return len(p), nil
 	}

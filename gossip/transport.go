@@ -250,7 +250,7 @@ func (t *transport) refused(from net.Addr, transport string, err error) {
 	if !logEnabled(t.log, level) {
 		return
 	}
-	ok, suppressed, others := t.badLog.allow(sourceOf(from))
+	ok, suppressed, others := t.badLog.allow(badKey{src: sourceOf(from)})
 	if !ok {
 		return
 	}
