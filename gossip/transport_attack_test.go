@@ -342,4 +342,3 @@ func TestStreamsBeyondTheLimitAreClosedAtOnce(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, droppedCounts(t, a.c.metrics)["timeout/tcp"], float64(limit))
 }
-
