@@ -261,3 +261,44 @@ func TestPacketGuardOpensVersionZero(t *testing.T) {
 	_, err = openSealed(aeads, nil, bad, []byte("test"))
 	require.ErrorContains(t, err, "padding")
 }
+
+// BenchmarkPacketGuard measures the guard's work per packet, which every
+// packet a node receives costs on top of memberlist's own:
+//
+//	go test -run '^$' -bench PacketGuard -benchmem ./gossip
+func BenchmarkPacketGuard(b *testing.B) {
+	key := testKey(b)
+	kr, err := memberlist.NewKeyring(nil, key)
+	require.NoError(b, err)
+	var clear, keyed keyView
+	keyed.set(kr)
+	p := mlEncode(msgPing, &ping{SeqNo: 1, Node: "node1"})
+	var parts [][]byte
+	for i := range 5 {
+		parts = append(parts, mlEncode(msgAlive, &nodeState{Name: "node" + string(rune('a'+i)), Addr: []byte{10, 0, 0, 1}, Port: 8224,
+			Meta: bytes.Repeat([]byte{'m'}, 200), Incarnation: 7, Vsn: []uint8{1, 5, 2, 2, 5, 4}}))
+	}
+	gossip := withCRC(compound(append([][]byte{p}, parts...)...))
+	for _, bc := range []struct {
+		name string
+		keys *keyView
+		msg  []byte
+	}{
+		{"ping", &clear, withCRC(p)},
+		{"gossip", &clear, gossip},
+		{"gossip compressed", &clear, withCRC(compress(compound(append([][]byte{p}, parts...)...)))},
+		{"ping encrypted", &keyed, sealPacket(key, "test", withCRC(p))},
+		{"gossip encrypted", &keyed, sealPacket(key, "test", gossip)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			g := newPacketGuard(bc.keys, "test", DefaultMaxPacketExpansion)
+			b.SetBytes(int64(len(bc.msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := g.check(bc.msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

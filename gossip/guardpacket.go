@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"bytes"
+	"errors"
 	"compress/lzw"
 	"encoding/binary"
 	"hash/crc32"
@@ -69,8 +70,12 @@ func (g *packetGuard) walk(b []byte, depth int, inflated bool) error {
 		return refuse(reasonMalformed, "messages nested more than %d deep in a packet", packetMaxDepth)
 	}
 	switch b[0] {
-	case msgPing, msgIndirectPing, msgAck, msgNack, msgSuspect, msgAlive, msgDead, msgUser:
+	case msgUser: // serf's to read
 		return nil
+	case msgPing, msgIndirectPing, msgAck, msgNack, msgSuspect, msgAlive, msgDead:
+		// memberlist's codec makes up to 256 KiB for a length a message
+		// claims before it finds the packet too short.
+		return msgpackWithin(b[1:])
 	case msgCompound:
 		if len(b) < 2 {
 			return refuse(reasonMalformed, "a compound message without its count")
@@ -92,6 +97,9 @@ func (g *packetGuard) walk(b []byte, depth int, inflated bool) error {
 		}
 		return nil
 	case msgCompress:
+		if err := msgpackWithin(b[1:]); err != nil {
+			return err
+		}
 		if inflated {
 			// memberlist never compresses what it has compressed.
 			return refuse(reasonMalformed, "a compressed message inside a compressed one")
@@ -129,4 +137,16 @@ func (g *packetGuard) inflate(obj []byte) ([]byte, error) {
 		g.out = make([]byte, 0, g.expand+1)
 	}
 	return inflate(g.lzw, g.out[:0], g.expand)
+}
+
+// msgpackWithin checks that b starts with a msgpack object that ends
+// within it.
+func msgpackWithin(b []byte) error {
+	if _, err := msgpackEnd(b, 0, len(b)); err != nil {
+		if errors.Is(err, errShort) || errors.Is(err, errTooLarge) {
+			return refuse(reasonMalformed, "a message that claims more than the packet holds")
+		}
+		return refuse(reasonMalformed, "%w", err)
+	}
+	return nil
 }
