@@ -2,9 +2,9 @@ package gossip
 
 import (
 	"bytes"
-	"errors"
 	"compress/lzw"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
