@@ -225,7 +225,7 @@ func (c *Cluster) Start() error {
 		return nil
 	}
 	c.tr = newTransport(transportConfig{packets: c.cfg.Packets, streams: c.cfg.Streams, dial: c.cfg.Dialer, label: c.cfg.ClusterName,
-		timeout: c.cfg.Profile.TCPTimeout, limits: c.cfg.Limits, known: c.knownNodes, log: c.log, metrics: c.metrics})
+		timeout: c.cfg.Profile.TCPTimeout, compress: c.cfg.Profile.Compression, limits: c.cfg.Limits, known: c.knownNodes, log: c.log, metrics: c.metrics})
 	if err := c.startSerfLocked(); err != nil {
 		c.tr.close()
 		return err

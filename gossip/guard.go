@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/lzw"
 	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
@@ -71,8 +73,13 @@ type refusal struct {
 func (r *refusal) Error() string { return r.err.Error() }
 func (r *refusal) Unwrap() error { return r.err }
 
+// refuse makes a refusal; its error names the package once.
 func refuse(reason, format string, args ...any) error {
-	return &refusal{reason: reason, err: fmt.Errorf("gossip: "+format, args...)}
+	err := fmt.Errorf(format, args...)
+	if !strings.HasPrefix(err.Error(), "gossip: ") {
+		err = fmt.Errorf("gossip: %w", err)
+	}
+	return &refusal{reason: reason, err: err}
 }
 
 // reasonOf is the metric reason of a guard error.
@@ -381,6 +388,52 @@ func inflate(r *lzw.Reader, dst []byte, limit int) ([]byte, error) {
 			return nil, refuse(reasonMalformed, "a compressed message: %w", err)
 		}
 	}
+}
+
+// errorReply is the answer memberlist gives a stream it cannot read
+// (handleConn): an error message, compressed and encrypted as its own
+// messages are, so that the node at the other end learns why, in the
+// words of its own failure to decrypt when their keys differ.
+func errorReply(text string, compress bool, aeads []cipher.AEAD, label string) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte(msgErr)
+	_ = codec.NewEncoder(&buf, &codec.MsgpackHandle{}).Encode(&struct{ Error string }{text})
+	msg := buf.Bytes()
+	if compress {
+		var packed bytes.Buffer
+		w := lzw.NewWriter(&packed, lzw.LSB, lzwLitWidth)
+		_, _ = w.Write(msg)
+		_ = w.Close()
+		var out bytes.Buffer
+		out.WriteByte(msgCompress)
+		_ = codec.NewEncoder(&out, &codec.MsgpackHandle{}).Encode(&compressed{Buf: packed.Bytes()})
+		msg = out.Bytes()
+	}
+	if len(aeads) == 0 {
+		return msg
+	}
+	// memberlist's encryptLocalState, version 1, with the primary key.
+	sealed := make([]byte, 5, 5+1+sealNonce+len(msg)+sealTag)
+	sealed[0] = msgEncrypt
+	binary.BigEndian.PutUint32(sealed[1:], uint32(1+sealNonce+len(msg)+sealTag))
+	ad := append(append([]byte(nil), sealed...), label...)
+	sealed = append(sealed, 1)
+	nonce := make([]byte, sealNonce)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil
+	}
+	sealed = append(sealed, nonce...)
+	return aeads[0].Seal(sealed, nonce, msg, ad)
+}
+
+// answered tells whether memberlist answers a stream refused for reason
+// with an error: not one of another cluster, too slow or one too many.
+func answered(reason string) bool {
+	switch reason {
+	case reasonClusterLabel, reasonTimeout, reasonTooManyStreams:
+		return false
+	}
+	return true
 }
 
 // replayConn hands memberlist a stream the guard has read one message

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/memberlist"
 	"github.com/stretchr/testify/require"
 )
@@ -301,4 +302,39 @@ func BenchmarkPacketGuard(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestErrorReplyIsMemberlists checks the answer to a refused stream: an
+// error message as memberlist writes it, compressed and encrypted when
+// memberlist would be, so that the other node reads why.
+func TestErrorReplyIsMemberlists(t *testing.T) {
+	key := testKey(t)
+	aeads := testAEADs(t, key)
+	l := Limits{}.withDefaults()
+	for _, tc := range []struct {
+		compress bool
+		aeads    []cipher.AEAD
+	}{{false, nil}, {true, nil}, {false, aeads}, {true, aeads}} {
+		reply := errorReply("gossip: a push/pull of 1048576 nodes", tc.compress, tc.aeads, "test")
+		check := streamCheck{lim: l.stream(l.MaxNodes), types: replyTypes, aeads: tc.aeads, label: "test"}
+		got, err := check.read(bytes.NewReader(reply), false)
+		require.NoError(t, err)
+		require.Equal(t, reply, got)
+		wantType := byte(msgErr)
+		switch {
+		case tc.aeads != nil:
+			wantType = msgEncrypt
+		case tc.compress:
+			wantType = msgCompress
+		}
+		require.Equal(t, wantType, reply[0])
+		if tc.aeads == nil && !tc.compress {
+			var resp struct{ Error string }
+			require.NoError(t, codec.NewDecoderBytes(reply[1:], &codec.MsgpackHandle{}).Decode(&resp))
+			require.Equal(t, "gossip: a push/pull of 1048576 nodes", resp.Error)
+		}
+	}
+	other := streamCheck{lim: l.stream(l.MaxNodes), types: replyTypes, aeads: testAEADs(t, testKey(t)), label: "test"}
+	_, err := other.read(bytes.NewReader(errorReply("x", false, aeads, "test")), false)
+	require.ErrorContains(t, err, "no installed keys could decrypt the message", "a node with another key reads memberlist's words")
 }

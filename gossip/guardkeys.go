@@ -82,7 +82,8 @@ const (
 	sealBlock = 16
 )
 
-var errNoKey = errors.New("gossip: no key of this node's keyring opens it")
+// errNoKey says what memberlist says, which operators know.
+var errNoKey = errors.New("gossip: no installed keys could decrypt the message")
 
 // openSealed decrypts msg, memberlist's encrypted form with ad as its
 // additional data, appending the plaintext to dst. It checks the padding

@@ -36,6 +36,7 @@ type transport struct {
 	dial     Dialer
 	label    string
 	timeout  time.Duration
+	compress bool
 	limits   Limits
 	known    func() int
 	log      zerolog.Logger
@@ -60,7 +61,10 @@ type transportConfig struct {
 	dial    Dialer
 	label   string
 	timeout time.Duration // for a stream's message to arrive
-	limits  Limits
+	// compress is whether memberlist compresses what it sends, and so
+	// the transport its answers to streams it refuses.
+	compress bool
+	limits   Limits
 	// known is the number of nodes this node knows of, which bounds the
 	// push/pulls it takes; nil counts memberlist's members only.
 	known   func() int
@@ -83,6 +87,7 @@ func newTransport(cfg transportConfig) *transport {
 		dial:     dial,
 		label:    cfg.label,
 		timeout:  cfg.timeout,
+		compress: cfg.compress,
 		limits:   limits,
 		known:    cfg.known,
 		log:      cfg.log,
@@ -216,6 +221,9 @@ func (t *transport) checkStream(conn net.Conn) {
 	msg, err := check.read(conn, true)
 	if err != nil {
 		t.refused(conn.RemoteAddr(), "tcp", err)
+		if answered(reasonOf(err)) {
+			_, _ = conn.Write(errorReply(err.Error(), t.compress, check.aeads, t.label))
+		}
 		_ = conn.Close()
 		return
 	}
