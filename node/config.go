@@ -93,4 +93,10 @@ type ClusterConfig struct {
 	// Rebalance is .rebalance (default true): ask a fair share of clients to
 	// reconnect when a node joins.
 	Rebalance bool
+	// MaxGossipStreams is .max-gossip-streams (default 64): inbound gossip
+	// streams handled at once.
+	MaxGossipStreams int
+	// MaxGossipNodes is .max-gossip-nodes (default 65536): the most nodes a
+	// gossip push/pull may carry (gossip.Limits).
+	MaxGossipNodes int
 }

@@ -1,6 +1,10 @@
 package node
 
-import "time"
+import (
+	"time"
+
+	"github.com/rosterhq/roster/gossip"
+)
 
 // DefaultConfig returns the built-in defaults, the lowest-precedence source
 // of LoadConfig. Name, Hostname and the domains stay empty on purpose: the
@@ -17,6 +21,9 @@ func DefaultConfig() Config {
 			Name:          "default",
 			GossipProfile: "lan",
 			Rebalance:     true,
+			// The gossip package's defaults (gossip.Limits).
+			MaxGossipStreams: gossip.DefaultMaxStreams,
+			MaxGossipNodes:   gossip.DefaultMaxNodes,
 		},
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,

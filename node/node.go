@@ -157,6 +157,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Introducer:    introducer{n: n},
 		Logger:        n.log,
 		Registerer:    n.metrics,
+		Limits:        gossip.Limits{MaxStreams: n.cfg.Cluster.MaxGossipStreams, MaxNodes: n.cfg.Cluster.MaxGossipNodes},
 	})
 	if err != nil {
 		return err
