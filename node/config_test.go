@@ -427,8 +427,8 @@ func TestLoadInvalidValues(t *testing.T) {
 			wants: []string{`config: axoniq.axonserver.cluster.shutdown-timeout: "0s" is not positive`},
 		},
 		{
-			name:  "gossip stream limit",
-			file:  "axoniq.axonserver.cluster.max-gossip-streams=0\naxoniq.axonserver.cluster.max-gossip-nodes=many\n",
+			name: "gossip stream limit",
+			file: "axoniq.axonserver.cluster.max-gossip-streams=0\naxoniq.axonserver.cluster.max-gossip-nodes=many\n",
 			wants: []string{`config: axoniq.axonserver.cluster.max-gossip-streams: "0" is not a whole number from 1 to 65536`,
 				`config: axoniq.axonserver.cluster.max-gossip-nodes: "many" is not a whole number from 16 to 1048576`},
 		},
