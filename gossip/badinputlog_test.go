@@ -105,6 +105,8 @@ func TestLogAdapterRateLimitsMemberlistsBadInputLines(t *testing.T) {
 		"[ERR] memberlist: Failed to read remote state: EOF from=10.0.0.7:40000",
 		"[WARN] serf: Received message of unknown type: 72",
 		"[ERR] serf: Error decoding user event message: EOF",
+		// Counted by the guard when it refused the answer.
+		"[ERR] memberlist: Push/Pull with n2 failed: gossip: no installed keys could decrypt the message",
 	}
 	for range 1000 {
 		for _, line := range bad {
@@ -128,13 +130,15 @@ func TestLogAdapterRateLimitsMemberlistsBadInputLines(t *testing.T) {
 		"failed to receive: msgpack decode error from=10.0.0.9:41000",
 		"Failed to read remote state: EOF from=10.0.0.7:40000",
 		"Received message of unknown type: 72",
+		"Push/Pull with n2 failed: gossip: no installed keys could decrypt the message",
 		"Refuting a suspect message (from: node2)",
 		"failed to receive: msgpack decode error from=10.0.0.9:41000",
 	}, messages, "a line per source (serf's lines have none: per component) per interval, and lines about other things as they come")
-	require.EqualValues(t, 4*1000-1, got[4]["suppressed"], "the next line from 10.0.0.9 tells how many were not logged")
+	require.EqualValues(t, 4*1000-1, got[5]["suppressed"], "the next line from 10.0.0.9 tells how many were not logged")
 	counts := droppedCounts(t, m)
 	require.Equal(t, 2001.0, counts["malformed/tcp"], "stream failures counted: failed to receive, remote state")
 	require.Equal(t, 1000.0, counts["decrypt/udp"])
+	require.Zero(t, counts["decrypt/tcp"], "the guard's refusal, reported by memberlist, is not counted twice")
 	require.Equal(t, 2000.0, counts["bad_type/udp"], "bad types counted: memberlist's and serf's")
 	require.Equal(t, 2000.0, counts["malformed/udp"], "decode failures counted: memberlist's and serf's")
 }

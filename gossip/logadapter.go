@@ -151,7 +151,9 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 		a.log.WithLevel(level).Str("component", component).Msg(line)
 		return len(p), nil
 	}
-	if bad.reason != "" {
+	// An error of the transport's guard, which memberlist reports again
+	// (a push/pull whose answer the guard refused), was counted already.
+	if bad.reason != "" && !strings.Contains(line, ": gossip: ") {
 		a.metrics.dropped.WithLabelValues(bad.reason, bad.transport).Inc()
 	}
 	if !logEnabled(a.log, level) {
