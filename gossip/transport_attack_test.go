@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,13 +39,14 @@ func (l *logLines) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// count is the lines at warn or above since mark, and the first few.
-func (l *logLines) count(mark int) (int, []string) {
+// count is the lines at warn or above since mark that match, and the
+// first few.
+func (l *logLines) count(mark int, match func(map[string]any) bool) (int, []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n, sample := 0, []string(nil)
 	for _, e := range l.lines[mark:] {
-		if e["level"] == "warn" || e["level"] == "error" {
+		if (e["level"] == "warn" || e["level"] == "error") && match(e) {
 			n++
 			if len(sample) < 5 {
 				b, _ := json.Marshal(e)
@@ -97,15 +99,20 @@ func flood(t *testing.T, addr string, conns int, d time.Duration, payload []byte
 	return int(made.Load())
 }
 
+// requireAlive waits until every node sees every other alive: a node
+// under attack, on a busy machine, may be suspected for a moment.
 func requireAlive(t *testing.T, nodes ...*simNode) {
 	t.Helper()
-	for _, nd := range nodes {
-		for _, other := range nodes {
-			m, ok := nd.c.Member(other.c.cfg.Name)
-			require.True(t, ok)
-			require.Equal(t, StatusAlive, m.Status, "%s sees %s", nd.c.cfg.Name, other.c.cfg.Name)
+	eventually(t, 10*time.Second, "every node sees every other alive", func() bool {
+		for _, nd := range nodes {
+			for _, other := range nodes {
+				if m, ok := nd.c.Member(other.c.cfg.Name); !ok || m.Status != StatusAlive {
+					return false
+				}
+			}
 		}
-	}
+		return true
+	})
 }
 
 // TestPushPullHeaderBombIsRefused sends the 42-byte push/pull header that
@@ -239,8 +246,13 @@ func TestGuardedClusterGossips(t *testing.T) {
 			for _, nd := range s.nodes {
 				require.Zero(t, droppedTotal(t, nd.c.metrics, ""), "%s dropped %v", nd.c.cfg.Name, droppedCounts(t, nd.c.metrics))
 			}
-			n, sample := logs.count(0)
-			require.Zero(t, n, "warnings and errors: %v", sample)
+			// Lines about refused input, and failed push/pulls.
+			n, sample := logs.count(0, func(e map[string]any) bool {
+				msg, _ := e["message"].(string)
+				_, limited := e["suppressed"]
+				return limited || strings.Contains(msg, "Push/Pull") || strings.Contains(msg, "gossip: ")
+			})
+			require.Zero(t, n, "%v", sample)
 		})
 	}
 }
@@ -251,7 +263,8 @@ func TestGuardedClusterGossips(t *testing.T) {
 // source per interval instead of a line per packet.
 func TestGarbagePacketsAreCountedAndLoggedSparingly(t *testing.T) {
 	var logs logLines
-	_, a, b := newSimPair(t, capturing(&logs))
+	// One interval for the whole test, however slow the machine.
+	_, a, b := newSimPair(t, capturing(&logs), func(c *Config) { c.Limits.BadInputLogInterval = time.Minute })
 	mark := logs.mark()
 	udp, err := net.Dial("udp", a.addr)
 	require.NoError(t, err)
@@ -280,7 +293,12 @@ func TestGarbagePacketsAreCountedAndLoggedSparingly(t *testing.T) {
 		dropped = droppedTotal(t, a.c.metrics, "udp")
 		return dropped >= 0.95*packets
 	})
-	lines, sample := logs.count(mark)
+	// All warnings and errors but those about members, which a busy
+	// machine may cause.
+	lines, sample := logs.count(mark, func(e map[string]any) bool {
+		msg, _ := e["message"].(string)
+		return !strings.HasPrefix(msg, "gossip: member ") && !strings.HasPrefix(msg, "Refuting")
+	})
 	t.Logf("%d garbage packets: %v counted dropped %v; %d log lines at warn or above: %v", packets, dropped, droppedCounts(t, a.c.metrics), lines, sample)
 	require.LessOrEqual(t, lines, 5, "log lines about the garbage")
 	requireAlive(t, a, b)
