@@ -84,6 +84,9 @@ type Config struct {
 	Logger     zerolog.Logger
 	// Registerer receives this package's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Limits bound what gossip input from the network can make the node
+	// hold; zero fields take the defaults.
+	Limits Limits
 }
 
 // Cluster is a node's membership: a serf instance plus the registry of
@@ -287,7 +290,8 @@ func (c *Cluster) Start() error {
 	if c.started {
 		return nil
 	}
-	c.tr = newTransport(c.cfg.Packets, c.cfg.Streams, c.cfg.Dialer, c.cfg.ClusterName, c.cfg.Profile.TCPTimeout, c.log, c.metrics)
+	c.tr = newTransport(transportConfig{packets: c.cfg.Packets, streams: c.cfg.Streams, dial: c.cfg.Dialer, label: c.cfg.ClusterName,
+		timeout: c.cfg.Profile.TCPTimeout, compress: c.cfg.Profile.Compression, limits: c.cfg.Limits, known: c.knownNodes, log: c.log, metrics: c.metrics})
 	if err := c.startSerfLocked(); err != nil {
 		c.tr.close()
 		return err
@@ -309,7 +313,7 @@ func (c *Cluster) startSerfLocked() error {
 	// A node that comes back at a new address takes its place as soon as
 	// its old incarnation is dead.
 	mc.DeadNodeReclaimTime = time.Nanosecond
-	stdLog := newStdLogger(c.log, c.metrics)
+	stdLog := newStdLogger(c.log, c.metrics, c.tr.badLog)
 	mc.Logger = stdLog
 	keyring, err := c.keyringLocked()
 	if err != nil {
@@ -317,6 +321,7 @@ func (c *Cluster) startSerfLocked() error {
 	}
 	mc.Keyring = keyring
 	c.keyring = keyring
+	c.tr.serve(keyring)
 	if keyring != nil {
 		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	}
@@ -354,6 +359,7 @@ func (c *Cluster) startSerfLocked() error {
 		return fmt.Errorf("gossip: start serf: %w", err)
 	}
 	c.serf = s
+	c.tr.useMemberlist(s.Memberlist())
 	c.stop = make(chan struct{})
 	c.rejoinCtx, c.rejoinCancel = context.WithCancel(context.Background())
 	c.loops.Add(3)

@@ -22,7 +22,9 @@ func newMetrics(reg prometheus.Registerer, members func() map[Status]int) (*metr
 		}, []string{"type"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roster", Subsystem: "gossip", Name: "dropped_total",
-			Help: "Gossip packets and streams dropped, by reason (cluster_label: another cluster; decrypt: wrong or no key; malformed).",
+			Help: "Gossip packets and streams dropped, by reason (cluster_label: another cluster; decrypt: wrong or no key; malformed: not memberlist's framing, truncated; " +
+				"oversized: a length, node count or expansion beyond the node's limits; bad_type: a message type not taken there; timeout: a stream's message not in time; " +
+				"too_many_streams: the node's limit of inbound streams reached) and transport (udp, tcp).",
 		}, []string{"reason", "transport"}),
 		rejoins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "roster", Subsystem: "members", Name: "rejoin_attempts_total",
@@ -34,6 +36,11 @@ func newMetrics(reg prometheus.Registerer, members func() map[Status]int) (*metr
 	// see the first failure rather than a series that appears with it.
 	for _, t := range []EventType{EventJoin, EventUpdate, EventSuspect, EventFail, EventLeave, EventRemove} {
 		m.events.WithLabelValues(string(t))
+	}
+	for _, r := range dropReasons {
+		for _, tr := range []string{"udp", "tcp"} {
+			m.dropped.WithLabelValues(r, tr)
+		}
 	}
 	if reg == nil {
 		return m, nil

@@ -25,51 +25,129 @@ type Dialer func(ctx context.Context, address string) (net.Conn, error)
 // port), so memberlist is handed a shim whose Shutdown leaves it open.
 //
 // It checks the cluster label itself, instead of memberlist, so that
-// traffic from another cluster is counted before it is dropped.
+// traffic from another cluster is counted before it is dropped, and it
+// guards memberlist from input it would hold too much for (guard.go,
+// guardpacket.go): every stream and packet from the network is checked
+// first, at most Limits.MaxStreams inbound streams are handled at once,
+// and what it refuses is counted and logged at a bounded rate.
 type transport struct {
 	packets  net.PacketConn
 	streams  net.Listener
 	dial     Dialer
 	label    string
 	timeout  time.Duration
+	compress bool
+	limits   Limits
+	known    func() int
 	log      zerolog.Logger
 	metrics  *metrics
+	badLog   *badInputLog
+	keys     keyView
+	members  atomic.Pointer[memberlist.Memberlist]
+	nodes    atomic.Pointer[nodesAt] // the push/pull bound, recomputed now and then
+	active   atomic.Int64            // inbound streams being handled
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
+	started  sync.Once
 	closing  atomic.Bool
 	done     chan struct{}
 	wg       sync.WaitGroup
 }
 
-func newTransport(packets net.PacketConn, streams net.Listener, dial Dialer, label string, timeout time.Duration, log zerolog.Logger, m *metrics) *transport {
+// transportConfig is what newTransport needs.
+type transportConfig struct {
+	packets net.PacketConn
+	streams net.Listener
+	dial    Dialer
+	label   string
+	timeout time.Duration // for a stream's message to arrive
+	// compress is whether memberlist compresses what it sends, and so
+	// the transport its answers to streams it refuses.
+	compress bool
+	limits   Limits
+	// known is the number of nodes this node knows of, which bounds the
+	// push/pulls it takes; nil counts memberlist's members only.
+	known   func() int
+	log     zerolog.Logger
+	metrics *metrics
+}
+
+func newTransport(cfg transportConfig) *transport {
+	dial := cfg.dial
 	if dial == nil {
 		dial = func(ctx context.Context, addr string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
 		}
 	}
-	t := &transport{
-		packets:  packets,
-		streams:  streams,
+	limits := cfg.limits.withDefaults()
+	return &transport{
+		packets:  cfg.packets,
+		streams:  cfg.streams,
 		dial:     dial,
-		label:    label,
-		timeout:  timeout,
-		log:      log,
-		metrics:  m,
+		label:    cfg.label,
+		timeout:  cfg.timeout,
+		compress: cfg.compress,
+		limits:   limits,
+		known:    cfg.known,
+		log:      cfg.log,
+		metrics:  cfg.metrics,
+		badLog:   newBadInputLog(limits.BadInputLogInterval, nil),
 		packetCh: make(chan *memberlist.Packet, 1024),
 		streamCh: make(chan net.Conn, 64),
 		done:     make(chan struct{}),
 	}
-	t.wg.Add(2)
-	go t.readPackets()
-	go t.acceptStreams()
-	return t
 }
+
+// serve makes keyring (nil: gossip in clear) the one the guard opens
+// encrypted gossip with, and starts reading the sockets the first time:
+// the keyring must be known before the first packet is judged.
+func (t *transport) serve(keyring *memberlist.Keyring) {
+	t.keys.set(keyring)
+	t.started.Do(func() {
+		t.wg.Add(2)
+		go t.readPackets()
+		go t.acceptStreams()
+	})
+}
+
+// useMemberlist tells the transport the memberlist it serves, whose
+// member count bounds the push/pulls it takes.
+func (t *transport) useMemberlist(m *memberlist.Memberlist) { t.members.Store(m) }
+
+// nodesAt is the node count a push/pull may claim, as computed at a time.
+type nodesAt struct {
+	n  int
+	at time.Time
+}
+
+// inboundLimits bounds a message on a stream another node opened, by
+// what this node knows of its cluster (recounted at most once a second).
+func (t *transport) inboundLimits() streamLimits {
+	now := time.Now()
+	if c := t.nodes.Load(); c != nil && now.Sub(c.at) < time.Second {
+		return t.limits.stream(c.n)
+	}
+	known := 0
+	if t.known != nil {
+		known = t.known()
+	} else if m := t.members.Load(); m != nil {
+		known = m.NumMembers()
+	}
+	n := t.limits.nodesFor(known)
+	t.nodes.Store(&nodesAt{n: n, at: now})
+	return t.limits.stream(n)
+}
+
+// replyLimits bounds an answer on a stream this node opened: a joining
+// node knows nobody yet, so only the hard cap applies.
+func (t *transport) replyLimits() streamLimits { return t.limits.stream(t.limits.MaxNodes) }
 
 func (t *transport) readPackets() {
 	defer t.wg.Done()
 	// 64 KiB: the largest UDP payload, as memberlist's own transport reads.
 	buf := make([]byte, 65536)
+	guard := newPacketGuard(&t.keys, t.label, t.limits.MaxPacketExpansion)
 	for {
 		n, from, err := t.packets.ReadFrom(buf)
 		ts := time.Now()
@@ -82,17 +160,20 @@ func (t *transport) readPackets() {
 		}
 		t.metrics.bytes.add(bytesReceived, bytesUDP, n)
 		if n < 1 {
-			t.metrics.dropped.WithLabelValues("malformed", "udp").Inc()
+			t.refused(from, "udp", refuse(reasonMalformed, "an empty packet"))
 			continue
 		}
 		msg, label, err := memberlist.RemoveLabelHeaderFromPacket(buf[:n])
 		if err != nil {
-			t.metrics.dropped.WithLabelValues("malformed", "udp").Inc()
+			t.refused(from, "udp", refuse(reasonMalformed, "%w", err))
 			continue
 		}
 		if label != t.label {
-			t.metrics.dropped.WithLabelValues("cluster_label", "udp").Inc()
-			t.log.Debug().Str("from", from.String()).Str("label", label).Msg("gossip: dropped packet from another cluster")
+			t.refused(from, "udp", refuse(reasonClusterLabel, "a packet labelled %q", label))
+			continue
+		}
+		if err := guard.check(msg); err != nil {
+			t.refused(from, "udp", err)
 			continue
 		}
 		select {
@@ -119,32 +200,86 @@ func (t *transport) acceptStreams() {
 			t.log.Debug().Err(err).Msg("gossip: stream listener closed")
 			return
 		}
-		go t.checkStream(&countedConn{Conn: conn, bytes: t.metrics.bytes})
+		if t.active.Add(1) > int64(t.limits.MaxStreams) {
+			t.active.Add(-1)
+			_ = conn.Close()
+			t.refused(conn.RemoteAddr(), "tcp", refuse(reasonTooManyStreams, "%d gossip streams are open already", t.limits.MaxStreams))
+			continue
+		}
+		slot := &slotConn{Conn: &countedConn{Conn: conn, bytes: t.metrics.bytes}, release: func() { t.active.Add(-1) }}
+		go t.checkStream(slot)
 	}
 }
 
-// checkStream reads the label header with a deadline, so a stranger who
-// connects and sends nothing holds only its own goroutine.
+// checkStream reads the label header and the message of a stream with a
+// deadline, so that a stranger who connects and sends little holds only
+// its own goroutine and buffer, and hands memberlist the stream when the
+// guard passes it. The deadline stays until memberlist sets its own.
 func (t *transport) checkStream(conn net.Conn) {
-	_ = conn.SetReadDeadline(time.Now().Add(t.timeout))
-	wrapped, label, err := memberlist.RemoveLabelHeaderFromStream(conn)
+	_ = conn.SetDeadline(time.Now().Add(t.timeout))
+	check := streamCheck{lim: t.inboundLimits(), types: inboundTypes, aeads: t.keys.current(), label: t.label}
+	msg, err := check.read(conn, true)
 	if err != nil {
-		t.metrics.dropped.WithLabelValues("malformed", "tcp").Inc()
+		t.refused(conn.RemoteAddr(), "tcp", err)
+		if answered(reasonOf(err)) {
+			_, _ = conn.Write(errorReply(err.Error(), t.compress, check.aeads, t.label))
+		}
 		_ = conn.Close()
 		return
 	}
-	if label != t.label {
-		t.metrics.dropped.WithLabelValues("cluster_label", "tcp").Inc()
-		t.log.Debug().Str("from", conn.RemoteAddr().String()).Str("label", label).Msg("gossip: dropped stream from another cluster")
-		_ = conn.Close()
-		return
-	}
-	_ = conn.SetReadDeadline(time.Time{})
 	select {
-	case t.streamCh <- wrapped:
+	case t.streamCh <- &replayConn{Conn: conn, data: msg}:
 	case <-t.done:
 		_ = conn.Close()
 	}
+}
+
+// checkReply reads and checks the answer on a stream this node opened.
+func (t *transport) checkReply(conn net.Conn) ([]byte, error) {
+	check := streamCheck{lim: t.replyLimits(), types: replyTypes, aeads: t.keys.current(), label: t.label}
+	msg, err := check.read(conn, false)
+	if err != nil {
+		t.refused(conn.RemoteAddr(), "tcp", err)
+		return nil, err
+	}
+	return msg, nil
+}
+
+// refused counts input the transport drops and logs it, at most a line
+// per source per interval (badInputLog). Another cluster's traffic is a
+// debug line: it is not an attack, and the metric tells it.
+func (t *transport) refused(from net.Addr, transport string, err error) {
+	reason := reasonOf(err)
+	t.metrics.dropped.WithLabelValues(reason, transport).Inc()
+	level := zerolog.WarnLevel
+	if reason == reasonClusterLabel {
+		level = zerolog.DebugLevel
+	}
+	if !logEnabled(t.log, level) {
+		return
+	}
+	ok, suppressed, others := t.badLog.allow(badKey{src: sourceOf(from)})
+	if !ok {
+		return
+	}
+	ev := t.log.WithLevel(level).Str("transport", transport).Str("reason", reason).Err(err).Int("suppressed", suppressed)
+	if others {
+		ev.Msg("gossip: dropped bad input from many sources; this line stands for all beyond the first few in each interval")
+		return
+	}
+	ev.Str("from", addrString(from)).Msg("gossip: dropped bad input")
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "unknown"
+	}
+	return a.String()
+}
+
+// logEnabled tells whether l writes lines of level.
+func logEnabled(l zerolog.Logger, level zerolog.Level) bool {
+	return level >= l.GetLevel() && level >= zerolog.GlobalLevel()
 }
 
 // close stops the reader goroutines; the node closes the sockets.
@@ -152,6 +287,19 @@ func (t *transport) close() {
 	if t.closing.CompareAndSwap(false, true) {
 		close(t.done)
 	}
+}
+
+// slotConn is an inbound stream that holds one of the transport's
+// Limits.MaxStreams places until it is closed.
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
 }
 
 // shim is the memberlist.NodeAwareTransport given to one memberlist
@@ -197,9 +345,10 @@ func (s *shim) DialAddressTimeout(addr memberlist.Address, timeout time.Duration
 	}
 	counted := &countedConn{Conn: conn, bytes: s.t.metrics.bytes}
 	if isFanoutDial(addr.Name) {
+		// It reads one byte of the answer and discards the rest unread.
 		return &fanoutConn{Conn: counted}, nil
 	}
-	return counted, nil
+	return &replyConn{Conn: counted, check: s.t.checkReply}, nil
 }
 
 func (s *shim) StreamCh() <-chan net.Conn { return s.t.streamCh }

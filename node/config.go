@@ -98,4 +98,10 @@ type ClusterConfig struct {
 	// nodes are remembered.
 	TombstoneTTL time.Duration
 	TombstoneMax int
+	// MaxGossipStreams is .max-gossip-streams (default 64): inbound gossip
+	// streams handled at once.
+	MaxGossipStreams int
+	// MaxGossipNodes is .max-gossip-nodes (default 65536): the most nodes a
+	// gossip push/pull may carry (gossip.Limits).
+	MaxGossipNodes int
 }

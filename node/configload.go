@@ -92,6 +92,10 @@ var keyTable = []keyDef{
 		set: func(c *Config, v string) error { c.Cluster.GossipProfile = strings.ToLower(v); return nil }},
 	boolKey("axoniq.axonserver.cluster.rebalance", "ask a fair share of clients to reconnect when a node joins",
 		func(c *Config) *bool { return &c.Cluster.Rebalance }),
+	intKey("axoniq.axonserver.cluster.max-gossip-streams", "most gossip streams (TCP) handled at once on the internal port; more are closed at once",
+		1, 1<<16, func(c *Config) *int { return &c.Cluster.MaxGossipStreams }),
+	intKey("axoniq.axonserver.cluster.max-gossip-nodes", "most nodes a gossip push/pull may carry; a node takes four times the nodes it knows of, at least 1024, up to this",
+		16, 1<<20, func(c *Config) *int { return &c.Cluster.MaxGossipNodes }),
 	{key: "axoniq.axonserver.cluster.shutdown-timeout", desc: "longest graceful stop: a Go duration (10s) or seconds (10)",
 		get: func(c *Config) string { return c.ShutdownTimeout.String() },
 		set: setShutdownTimeout},
@@ -126,6 +130,20 @@ func portKey(key, desc string, f func(*Config) *int) keyDef {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 65535 {
 				return errBadPort
+			}
+			*f(c) = n
+			return nil
+		}}
+}
+
+// intKey is a whole number from least to most.
+func intKey(key, desc string, least, most int, f func(*Config) *int) keyDef {
+	return keyDef{key: key, desc: desc,
+		get: func(c *Config) string { return strconv.Itoa(*f(c)) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < least || n > most {
+				return fmt.Errorf("is not a whole number from %d to %d", least, most)
 			}
 			*f(c) = n
 			return nil

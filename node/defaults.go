@@ -23,6 +23,9 @@ func DefaultConfig() Config {
 			Rebalance:     true,
 			TombstoneTTL:  gossip.DefaultTombstoneLimits.TTL,
 			TombstoneMax:  gossip.DefaultTombstoneLimits.Max,
+			// The gossip package's defaults (gossip.Limits).
+			MaxGossipStreams: gossip.DefaultMaxStreams,
+			MaxGossipNodes:   gossip.DefaultMaxNodes,
 		},
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,

@@ -158,6 +158,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Tombstones:    gossip.TombstoneLimits{TTL: n.cfg.Cluster.TombstoneTTL, Max: n.cfg.Cluster.TombstoneMax},
 		Logger:        n.log,
 		Registerer:    n.metrics,
+		Limits:        gossip.Limits{MaxStreams: n.cfg.Cluster.MaxGossipStreams, MaxNodes: n.cfg.Cluster.MaxGossipNodes},
 	})
 	if err != nil {
 		return err
