@@ -655,7 +655,7 @@ func TestKnownKeys(t *testing.T) {
 	} {
 		require.True(t, seen[k], "missing %s", k)
 	}
-	require.Len(t, keys, 26)
+	require.Len(t, keys, 40)
 
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	fs.String("config", "", "registered elsewhere first")

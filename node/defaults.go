@@ -18,6 +18,7 @@ func DefaultConfig() Config {
 			GossipProfile: "lan",
 			Rebalance:     true,
 		},
+		Limits:          defaultLimits(),
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
 	}
