@@ -33,8 +33,8 @@ const (
 )
 
 // TestIdleConnectionFlood opens 20,000 idle connections against a node's
-// HTTP port (half of them keep-alive connections after one request, half
-// silent), from helper processes so that the test's own file descriptors
+// HTTP port (three in four keep-alive connections after one request, the
+// rest silent), from helper processes so that the test's own file descriptors
 // are not the limit. The node holds no more than its cap, health answers
 // each probe within a second, and its peer sees it alive throughout.
 func TestIdleConnectionFlood(t *testing.T) {
@@ -88,6 +88,9 @@ func TestIdleConnectionFlood(t *testing.T) {
 		took[len(took)/2].Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond), len(took),
 		held, max, evicted, rssBefore/1024, rssKB(t)/1024)
 	require.LessOrEqual(t, held, max)
+	fds, limit := openFDs(t)
+	t.Logf("flood: this process (both nodes) has %d file descriptors open, of a limit of %d", fds, limit)
+	require.Less(t, fds, limit*3/4, "the node keeps file descriptors for gossip and files")
 	require.GreaterOrEqual(t, evicted, float64(opened)-max, "the unused connections made room")
 }
 
@@ -211,9 +214,10 @@ func (h *floodHelper) wait(t *testing.T) (opened, failed int) {
 }
 
 // TestFloodHelperProcess is the helper process of TestIdleConnectionFlood:
-// it opens its connections (every other one sends a request it never
-// reads the answer of, and stays open as a keep-alive connection), says
-// how many, and holds them until its standard input closes.
+// it opens its connections (three in four send a request whose answer
+// they never read, and stay open as keep-alive connections; the rest send
+// nothing), says how many, and holds them until its standard input
+// closes.
 func TestFloodHelperProcess(t *testing.T) {
 	addr := os.Getenv(floodAddrEnv)
 	if addr == "" {
@@ -239,7 +243,7 @@ func TestFloodHelperProcess(t *testing.T) {
 					failed.Add(1)
 					return
 				}
-				if i%2 == 0 {
+				if i%4 != 0 {
 					_, _ = c.Write(request)
 				}
 				mu.Lock()
@@ -254,6 +258,19 @@ func TestFloodHelperProcess(t *testing.T) {
 	for _, c := range conns {
 		_ = c.Close()
 	}
+}
+
+// openFDs counts this process's open file descriptors and returns its
+// limit.
+func openFDs(t *testing.T) (int, int) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc: cannot count file descriptors")
+	}
+	var r syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r))
+	return len(entries), int(min(r.Cur, 1<<30))
 }
 
 // rssKB is this process's resident memory (the nodes of the test run in
