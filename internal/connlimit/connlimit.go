@@ -286,5 +286,15 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
+// CloseWrite ends the sending side (a FIN) as *net.TCPConn does, for
+// servers that close gently: they send why, then read what the client
+// still sends, so that it gets the reason and not a reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // NetConn is the connection underneath, as tls.Conn offers it.
 func (c *conn) NetConn() net.Conn { return c.Conn }

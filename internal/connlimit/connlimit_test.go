@@ -279,3 +279,28 @@ func TestGRPCConnectionsWithCallsStay(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, resp.GetStatus())
 }
+
+// TestCloseWriteReachesTheSocket ends the sending side of a held
+// connection: the client reads what was sent and then the end.
+func TestCloseWriteReachesTheSocket(t *testing.T) {
+	l, _ := newLimited(t, 1, nil)
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	client := dial(t, l, "")
+	c := <-accepted
+	defer c.Close()
+	_, err := io.WriteString(c, "bye")
+	require.NoError(t, err)
+	cw, ok := c.(interface{ CloseWrite() error })
+	require.True(t, ok)
+	require.NoError(t, cw.CloseWrite())
+	require.NoError(t, client.SetReadDeadline(time.Now().Add(5*time.Second)))
+	got, err := io.ReadAll(client)
+	require.NoError(t, err)
+	require.Equal(t, "bye", string(got))
+}
