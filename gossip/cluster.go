@@ -277,7 +277,7 @@ func (c *Cluster) advertiseAddr() string {
 func (c *Cluster) snapshotPath() string { return filepath.Join(c.cfg.DataDir, "serf.snapshot") }
 
 // KeyringPath is where the gossip keyring is kept once it exists.
-func (c *Cluster) KeyringPath() string { return filepath.Join(c.cfg.DataDir, "keyring.json") }
+func (c *Cluster) KeyringPath() string { return filepath.Join(c.cfg.DataDir, keyringFileName) }
 
 // Start starts gossip on the node's sockets and the background rejoin of
 // registered members.

@@ -57,6 +57,23 @@ func (c *Cluster) keyringLocked() (*memberlist.Keyring, error) {
 	return kr, nil
 }
 
+// HasSavedKeyring tells whether a node with data directory dataDir has a
+// gossip keyring of its own (saved by an earlier start with a key, or by a
+// key rotation, or its backup): such a node encrypts gossip with it even
+// when no key is configured.
+func HasSavedKeyring(dataDir string) bool {
+	path := filepath.Join(dataDir, keyringFileName)
+	for _, p := range []string{path, path + ".bak"} {
+		if keys, err := readKeyringFile(p); err == nil && len(keys) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// keyringFileName is the keyring's file in the data directory.
+const keyringFileName = "keyring.json"
+
 // keyringBackupPath is where backupKeyring keeps a copy of the keyring.
 func (c *Cluster) keyringBackupPath() string { return c.KeyringPath() + ".bak" }
 

@@ -1,21 +1,20 @@
 package node
 
 import (
-	"time"
-
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/rosterhq/roster/internal/connlimit"
+	"github.com/rosterhq/roster/rpc"
 )
 
 // clientServerOptions are the options of the client gRPC server (port
-// axoniq.axonserver.port): credentials and interceptors go here.
+// axoniq.axonserver.port): limits, credentials and interceptors.
 func (n *Node) clientServerOptions() []grpc.ServerOption {
-	// A client that connects and never finishes its handshake is dropped
-	// after this long rather than gRPC's default of two minutes.
-	opts := []grpc.ServerOption{grpc.ConnectionTimeout(10 * time.Second), clientKeepalive()}
+	opts := n.grpcLimitOptions(n.conns.grpc)
 	// Metrics before access control, so refused calls are counted too.
 	opts = append(opts, n.grpcMetrics.serverOptions(grpcServerClient)...)
 	if creds := n.clientCredentials(); creds != nil {
@@ -24,17 +23,44 @@ func (n *Node) clientServerOptions() []grpc.ServerOption {
 	return append(opts, n.accessControlOptions()...)
 }
 
-// clientKeepalive lets clients check a connection with HTTP/2 pings every
-// 10 s (gRPC's least; its default policy ends the connection of a client
-// that pings more often than every 5 minutes), so that clients holding a
-// stream open (the resolver's membership stream) notice a node that
-// stopped answering without closing the connection (a paused container, a
-// partition, a powered-off host) in seconds.
-func clientKeepalive() grpc.ServerOption {
-	return grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-		MinTime:             5 * time.Second,
-		PermitWithoutStream: true,
-	})
+// internalServerOptions are the options of the internal gRPC server (on
+// axoniq.axonserver.internal-port): the same limits, and the internal
+// token. Metrics first, so calls the token check refuses are counted too.
+func (n *Node) internalServerOptions() []grpc.ServerOption {
+	opts := n.grpcLimitOptions(n.conns.internal)
+	opts = append(opts, n.grpcMetrics.serverOptions(grpcServerInternal)...)
+	return append(opts,
+		grpc.ChainUnaryInterceptor(rpc.InternalTokenInterceptor(n.internalToken())),
+		grpc.ChainStreamInterceptor(rpc.InternalTokenStreamInterceptor(n.internalToken())))
+}
+
+// grpcLimitOptions bound what a connection may hold on a gRPC server whose
+// connections conns caps:
+//   - the TLS and HTTP/2 handshakes must end within the connection
+//     timeout (gRPC's default is two minutes);
+//   - at most GRPCMaxConcurrentStreams calls at once per connection;
+//   - a connection without calls for GRPCMaxConnectionIdle is closed
+//     (a connection that only sent the HTTP/2 preface, for one);
+//   - clients may ping every MinKeepAliveTime, with or without calls, as
+//     Axon Server permits (axoniq.axonserver.min-keep-alive-time, 1 s): Axon's
+//     Java connector asks for pings every second (gRPC Java sends them
+//     every 10 s at most), roster's resolver every 10 s, and a client
+//     holding a stream notices a node that stopped answering in seconds.
+//     Faster pings end the connection (GOAWAY too_many_pings);
+//   - conns learns which connections have calls in progress, to close
+//     unused ones first at its cap.
+func (n *Node) grpcLimitOptions(conns *connlimit.Listener) []grpc.ServerOption {
+	l := n.cfg.Limits
+	return []grpc.ServerOption{
+		grpc.ConnectionTimeout(l.GRPCConnectionTimeout),
+		grpc.MaxConcurrentStreams(uint32(min(l.GRPCMaxConcurrentStreams, 1<<31))),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: l.GRPCMaxConnectionIdle}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             l.MinKeepAliveTime,
+			PermitWithoutStream: true,
+		}),
+		grpc.StatsHandler(conns.StatsHandler()),
+	}
 }
 
 // registerClientServices adds the services of the client port: Axon's

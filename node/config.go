@@ -54,6 +54,8 @@ type Config struct {
 	AccessControl AccessControlConfig
 	SSL           SSLConfig
 	Cluster       ClusterConfig
+	// Limits bound connections on the three ports (configlimits.go).
+	Limits LimitsConfig
 
 	// LogLevel is logging.level.root: trace, debug, info, warn, error
 	// (Spring's TRACE..ERROR spellings are accepted too).

@@ -324,6 +324,32 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
+// TestLoadLimits reads the limits of the ports in the spellings Spring
+// and Axon Server accept: milliseconds or durations, sizes with units.
+func TestLoadLimits(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"axonserver.properties": "server.tomcat.connection-timeout=20000\n" +
+		"server.tomcat.keep-alive-timeout=2m\nserver.max-http-request-header-size=16KB\n" +
+		"axoniq.axonserver.min-keep-alive-time=500\naxoniq.axonserver.limits.grpc-max-connections=100\n" +
+		"server.tomcat.max-connections=\naxoniq.axonserver.limits.http-write-timeout=90s\n"})
+	cfg, warnings, err := load(t, dir, fakeEnv{
+		"AXONIQ_AXONSERVER_LIMITS_MEMBERSHIP_STREAMS_PER_CONNECTION": "2",
+		"SERVER_TOMCAT_MAX_CONNECTIONS":                              "300",
+	})
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	want := DefaultConfig().Limits
+	want.HTTPHeaderTimeout = 20 * time.Second
+	want.HTTPIdleTimeout = 2 * time.Minute
+	want.HTTPMaxHeaderBytes = 16 << 10
+	want.HTTPWriteTimeout = 90 * time.Second
+	want.MinKeepAliveTime = 500 * time.Millisecond
+	want.GRPCMaxConnections = 100
+	want.HTTPMaxConnections = 300
+	want.MembershipStreamsPerConnection = 2
+	require.Equal(t, want, cfg.Limits)
+}
+
 func TestLoadConfigFileOption(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"a.properties": "server.port=9000\n", "b.properties": "server.port=9001\n"})
@@ -492,6 +518,46 @@ func TestLoadInvalidValues(t *testing.T) {
 			wants: []string{`config: axoniq.axonserver.name: "` + strings.Repeat("n", 65) + `" is not a valid node name`},
 		},
 		{
+			name:  "node name a path would mangle",
+			file:  "axoniq.axonserver.name=..\n",
+			wants: []string{`config: axoniq.axonserver.name: ".." is not a valid node name (allowed: 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit)`},
+		},
+		{
+			name:  "limit duration",
+			file:  "server.tomcat.connection-timeout=soon\n",
+			wants: []string{`config: server.tomcat.connection-timeout: "soon" is not a valid duration (allowed: a Go duration such as 10s or 1m30s, or milliseconds such as 10000)`},
+		},
+		{
+			name:  "zero limit duration",
+			env:   fakeEnv{"AXONIQ_AXONSERVER_LIMITS_GRPC_MAX_CONNECTION_IDLE": "0"},
+			wants: []string{`config: axoniq.axonserver.limits.grpc-max-connection-idle: "0s" is not positive (allowed: a duration greater than 0, such as 10s)`},
+		},
+		{
+			name:  "negative connection cap",
+			file:  "server.tomcat.max-connections=-5\n",
+			wants: []string{`config: server.tomcat.max-connections: "-5" is negative (allowed: a number greater than 0, or empty to size it from the file descriptor limit)`},
+		},
+		{
+			name:  "connection cap not a number",
+			args:  []string{"--axoniq.axonserver.limits.internal-max-connections=lots"},
+			wants: []string{`config: axoniq.axonserver.limits.internal-max-connections: "lots" is not a whole number (allowed: a number greater than 0, or empty to size it from the file descriptor limit); set by flag`},
+		},
+		{
+			name:  "zero stream cap",
+			file:  "axoniq.axonserver.limits.membership-streams=0\n",
+			wants: []string{`config: axoniq.axonserver.limits.membership-streams: "0" is not positive (allowed: a number greater than 0)`},
+		},
+		{
+			name:  "header size out of range",
+			file:  "server.max-http-request-header-size=8\n",
+			wants: []string{`config: server.max-http-request-header-size: "8B" is out of range (allowed: 1KB to 1MB)`},
+		},
+		{
+			name:  "header size not a size",
+			file:  "server.max-http-request-header-size=8 kilobytes\n",
+			wants: []string{`config: server.max-http-request-header-size: "8 kilobytes" is not a valid size (allowed: bytes such as 8192, or with a unit: 8KB, 1MB)`},
+		},
+		{
 			name:  "host name",
 			file:  "axoniq.axonserver.hostname=bad_host\n",
 			wants: []string{`config: axoniq.axonserver.hostname: "bad_host" is not a valid host name (allowed: a DNS name`},
@@ -644,6 +710,39 @@ func TestValidate(t *testing.T) {
 				`config: axoniq.axonserver.controldb-path: "" is empty`,
 				`config: logging.level.root: "loud" is not a valid log level`,
 				`config: axoniq.axonserver.cluster.name: "" is not a valid cluster name`,
+			},
+		},
+		{
+			name: "node names a path or a file name would mangle",
+			modify: func(c *Config) {
+				c.Name = "."
+			},
+			wants: []string{`config: axoniq.axonserver.name: "." is not a valid node name (allowed: 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit)`},
+		},
+		{name: "node name of 63 with dots and dashes", modify: func(c *Config) { c.Name = "n" + strings.Repeat("a.-_", 15) + "zz" }},
+		{
+			name:   "node name of 64",
+			modify: func(c *Config) { c.Name = strings.Repeat("n", 64) },
+			wants:  []string{`is not a valid node name`},
+		},
+		{
+			name:   "node name starting with a dash",
+			modify: func(c *Config) { c.Name = "-n1" },
+			wants:  []string{`config: axoniq.axonserver.name: "-n1" is not a valid node name`},
+		},
+		{
+			name: "limits",
+			modify: func(c *Config) {
+				c.Limits.HTTPIdleTimeout = 0
+				c.Limits.GRPCMaxConcurrentStreams = 0
+				c.Limits.InternalMaxConnections = -1
+				c.Limits.HTTPMaxHeaderBytes = 4 << 20
+			},
+			wants: []string{
+				`config: server.tomcat.keep-alive-timeout: "0s" is not positive`,
+				`config: axoniq.axonserver.limits.grpc-max-concurrent-streams: "0" is not positive`,
+				`config: axoniq.axonserver.limits.internal-max-connections: "-1" is negative`,
+				`config: server.max-http-request-header-size: "4MB" is out of range (allowed: 1KB to 1MB)`,
 			},
 		},
 		{

@@ -39,8 +39,9 @@ type keyDef struct {
 
 // keyTable is the single list of known properties: it drives flags,
 // environment variables, file parsing, KnownKeys and the documented
-// configs/axonserver.properties (checked by a test). Read-only.
-var keyTable = []keyDef{
+// configs/axonserver.properties (checked by a test). Read-only. The
+// limits of the ports come last (configlimits.go).
+var keyTable = append([]keyDef{
 	strKey(keyName, "node name, unique in the cluster (default: first label of the OS host name)",
 		func(c *Config) *string { return &c.Name }),
 	strKey(keyHostname, "host name clients are told to connect to (default: the OS host name)",
@@ -115,7 +116,7 @@ var keyTable = []keyDef{
 	{key: "logging.level.root", desc: "log level: trace, debug, info, warn or error",
 		get: func(c *Config) string { return c.LogLevel },
 		set: setLogLevel},
-}
+}, limitKeys...)
 
 func strKey(key, desc string, f func(*Config) *string) keyDef {
 	return keyDef{key: key, desc: desc,

@@ -238,6 +238,7 @@ func TestDashboardAsksForTheToken(t *testing.T) {
 	cfg := testConfig(t, "guarded", t.TempDir())
 	cfg.AccessControl.Enabled = true
 	cfg.AccessControl.Token = "s3cret"
+	cfg.Cluster.EncryptionKey = newGossipKey(t) // required with access control
 	n := runNode(t, cfg)
 
 	do(t, ctx, 30*time.Second, "the page asks for a token",

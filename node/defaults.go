@@ -27,6 +27,7 @@ func DefaultConfig() Config {
 			MaxGossipStreams: gossip.DefaultMaxStreams,
 			MaxGossipNodes:   gossip.DefaultMaxNodes,
 		},
+		Limits:          defaultLimits(),
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
 	}

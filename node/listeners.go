@@ -78,11 +78,13 @@ func openListeners(cfg Config) (*listeners, error) {
 }
 
 // split multiplexes the internal TCP port (possibly inside TLS): gossip
-// streams start with memberlist's label byte; anything else is gRPC.
-func (ls *listeners) split(tcp net.Listener) {
+// streams start with memberlist's label byte; anything else is gRPC. A
+// connection whose first bytes (and TLS handshake) take longer than
+// readTimeout (axoniq.axonserver.limits.internal-read-timeout) is closed.
+func (ls *listeners) split(tcp net.Listener, readTimeout time.Duration) {
 	ls.mux = cmux.New(tcp)
 	// A peer that connects and sends nothing must not hold a matcher forever.
-	ls.mux.SetReadTimeout(10 * time.Second)
+	ls.mux.SetReadTimeout(readTimeout)
 	ls.gossipTCP = ls.mux.Match(func(r io.Reader) bool {
 		b := make([]byte, 1)
 		n, _ := io.ReadFull(r, b)

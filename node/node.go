@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -20,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/internal/connlimit"
 	"github.com/rosterhq/roster/rpc"
 )
 
@@ -41,6 +41,7 @@ type Node struct {
 	metrics *prometheus.Registry
 
 	ls           *listeners
+	conns        struct{ http, grpc, internal *connlimit.Listener } // the ports' connection caps
 	cluster      *gossip.Cluster
 	internal     *rpc.InternalClient
 	internalGRPC *grpc.Server
@@ -68,6 +69,9 @@ func New(cfg Config, opts Options) (*Node, error) {
 		}
 	}
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkGossipKey(); err != nil {
 		return nil, err
 	}
 	reg := opts.Metrics
@@ -113,10 +117,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// Advertise the ports actually bound (they differ when configured as 0).
 	n.cfg.HTTPPort, n.cfg.Port = port(ls.http), port(ls.grpc)
 	n.cfg.InternalPort = port(ls.internalTCP)
+	if err := n.limitListeners(ls); err != nil {
+		return err
+	}
 	if err := n.setupTLS(ls); err != nil {
 		return err
 	}
-	ls.split(ls.internalTCP)
+	ls.split(ls.internalTCP, n.cfg.Limits.InternalReadTimeout)
 
 	ip, err := advertiseIP(ctx, n.cfg.InternalHost, n.cfg.BindAddress)
 	if err != nil {
@@ -167,18 +174,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.setupMetrics(); err != nil {
 		return err
 	}
-	// Metrics first, so calls the token check refuses are counted too.
-	n.internalGRPC = grpc.NewServer(append(n.grpcMetrics.serverOptions(grpcServerInternal),
-		grpc.ChainUnaryInterceptor(rpc.InternalTokenInterceptor(n.internalToken())),
-		grpc.ChainStreamInterceptor(rpc.InternalTokenStreamInterceptor(n.internalToken())),
-		grpc.ConnectionTimeout(10*time.Second))...)
+	n.internalGRPC = grpc.NewServer(n.internalServerOptions()...)
 	rpc.RegisterInternal(n.internalGRPC, internalBackend{n: n})
 
 	n.clientGRPC = grpc.NewServer(n.clientServerOptions()...)
 	if err := n.registerClientServices(); err != nil {
 		return err
 	}
-	n.http = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: n.httpErrorLog()}
+	n.http = n.httpServer()
 
 	n.serve("internal grpc", func() error { return n.internalGRPC.Serve(ls.internalRPC) })
 	n.serve("internal mux", ls.mux.Serve)

@@ -56,7 +56,9 @@ func (n *Node) startClientServices() error {
 		return err
 	}
 	cs.platform = platform
-	cs.cluster = rpc.NewClusterServer(n.cfg.Name, clusterView{c: n.cluster})
+	cs.cluster = rpc.NewClusterServer(n.cfg.Name, clusterView{c: n.cluster}, rpc.WatchLimits{
+		Total: n.cfg.Limits.MembershipStreams, PerConnection: n.cfg.Limits.MembershipStreamsPerConnection,
+	})
 	cs.platform.Register(n.clientGRPC)
 	cs.cluster.Register(n.clientGRPC)
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/rosterhq/roster/gossip"
 )
 
 // Validate checks a merged configuration (after ResolveHosts) and returns
@@ -45,8 +47,8 @@ func (c Config) Validate() error {
 		}
 	}
 
-	if !validIdent(c.Name) {
-		v.addf(keyName, c.Name, "is not a valid node name (allowed: 1-64 letters, digits, '.', '-' or '_')")
+	if !validNodeName(c.Name) {
+		v.addf(keyName, c.Name, "is not a valid node name (allowed: "+nodeNameAllowed+")")
 	}
 
 	v.host(keyHostname, c.Hostname, true)
@@ -126,11 +128,28 @@ func (c Config) Validate() error {
 		v.addf("axoniq.axonserver.cluster.tombstone-max", strconv.Itoa(c.Cluster.TombstoneMax),
 			"is out of range (allowed: 1 to %d)", maxTombstones)
 	}
+	c.Limits.validate(&v)
 	if !validLogLevel(c.LogLevel) {
 		v.addf("logging.level.root", c.LogLevel, "is not a valid log level (allowed: trace, debug, info, warn, error)")
 	}
 
 	return errors.Join(v.errs...)
+}
+
+// errGossipKeyNeeded refuses access control over gossip anyone can join.
+var errGossipKeyNeeded = errors.New("node: axoniq.axonserver.accesscontrol.enabled=true needs axoniq.axonserver.cluster.encryption-key: " +
+	"gossip without a key lets any peer join; generate one with `roster keygen`")
+
+// checkGossipKey refuses to start a node whose tokens would guard every
+// door but gossip: without a gossip key, any peer that speaks serf could
+// join, be listed, be handed clients, and unregister live nodes. A
+// keyring saved in the data directory (by an earlier key or a key
+// rotation) counts: it wins over the property anyway.
+func (c Config) checkGossipKey() error {
+	if c.AccessControl.Enabled && c.Cluster.EncryptionKey == "" && !gossip.HasSavedKeyring(c.ControlDBPath) {
+		return errGossipKeyNeeded
+	}
+	return nil
 }
 
 // validator collects problems so that an operator sees all at once.
@@ -220,6 +239,13 @@ func validHostPort(s string) bool {
 	}
 	return validHost(host)
 }
+
+const nodeNameAllowed = "1-63 letters, digits, '-', '_' or '.', starting with a letter or digit"
+
+// validNodeName: a name that travels unchanged in URL paths
+// (DELETE /v1/cluster/{name}) and file names, the rule every node also
+// applies to its peers (gossip.ValidNodeName).
+func validNodeName(s string) bool { return gossip.ValidNodeName(s) == nil }
 
 // validIdent: 1-64 letters, digits, '.', '-' or '_'.
 func validIdent(s string) bool {

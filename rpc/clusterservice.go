@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/rosterhq/roster/rpc/rosterpb"
@@ -27,21 +28,37 @@ type ClusterBackend interface {
 	Watch(ctx context.Context, subscribed func() error, each func(*rosterpb.MembershipEvent) error) error
 }
 
+// WatchLimits bound the WatchMembership streams a node serves at once: each
+// holds a subscription and a goroutine, so a client must not open them
+// without end. Zero means no bound.
+type WatchLimits struct {
+	// Total bounds all streams (axoniq.axonserver.limits.membership-streams).
+	Total int
+	// PerConnection bounds the streams of one client connection
+	// (axoniq.axonserver.limits.membership-streams-per-connection).
+	PerConnection int
+}
+
 // ClusterServer is roster's ClusterService on the client port.
 type ClusterServer struct {
 	rosterpb.UnimplementedClusterServiceServer
 
 	self    string
 	backend ClusterBackend
+	limits  WatchLimits
 	stop    context.Context
 	cancel  context.CancelFunc
 	once    sync.Once
+
+	mu      sync.Mutex
+	watches int            // open streams
+	perConn map[string]int // open streams by connection (peerKey)
 }
 
 // NewClusterServer serves backend's membership as node self.
-func NewClusterServer(self string, backend ClusterBackend) *ClusterServer {
+func NewClusterServer(self string, backend ClusterBackend, limits WatchLimits) *ClusterServer {
 	stop, cancel := context.WithCancel(context.Background())
-	return &ClusterServer{self: self, backend: backend, stop: stop, cancel: cancel}
+	return &ClusterServer{self: self, backend: backend, limits: limits, stop: stop, cancel: cancel, perConn: map[string]int{}}
 }
 
 // Register adds the service to g.
@@ -56,6 +73,11 @@ func (s *ClusterServer) ListNodes(context.Context, *rosterpb.ListNodesRequest) (
 }
 
 func (s *ClusterServer) WatchMembership(_ *rosterpb.WatchMembershipRequest, stream rosterpb.ClusterService_WatchMembershipServer) error {
+	release, err := s.admitWatch(stream.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	defer context.AfterFunc(s.stop, cancel)()
@@ -83,4 +105,43 @@ func (s *ClusterServer) WatchMembership(_ *rosterpb.WatchMembershipRequest, stre
 			return err
 		}
 	}
+}
+
+// admitWatch counts a new stream in, or refuses it with RESOURCE_EXHAUSTED
+// naming the limit it would pass.
+func (s *ClusterServer) admitWatch(ctx context.Context) (release func(), err error) {
+	conn := peerKey(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.limits.PerConnection; n > 0 && s.perConn[conn] >= n {
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"this connection already has %d membership streams open, the most allowed (axoniq.axonserver.limits.membership-streams-per-connection): close one first", n)
+	}
+	if n := s.limits.Total; n > 0 && s.watches >= n {
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"node %s already serves %d membership streams, the most allowed (axoniq.axonserver.limits.membership-streams): watch another node or retry later", s.self, n)
+	}
+	s.watches++
+	s.perConn[conn]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.watches--
+		if s.perConn[conn]--; s.perConn[conn] <= 0 {
+			delete(s.perConn, conn)
+		}
+	}, nil
+}
+
+// peerKey names the client connection of a call by its two addresses.
+func peerKey(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	local := ""
+	if p.LocalAddr != nil {
+		local = p.LocalAddr.String()
+	}
+	return local + "|" + p.Addr.String()
 }
