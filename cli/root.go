@@ -200,9 +200,6 @@ func errorLine(root, cmd *cobra.Command, err error, usage bool) string {
 // describe is err's text, except that a server error without a code (a
 // proxy's answer, say) shows its message alone rather than ": message".
 func describe(err error) string {
-	if hint, ok := tlsHint(err); ok {
-		return hint
-	}
 	msg := err.Error()
 	var e *api.Error
 	if errors.As(err, &e) && e.Code == "" {
