@@ -45,6 +45,9 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 	if i := strings.Index(line, ": "); i > 0 && i < 16 && !strings.Contains(line[:i], " ") {
 		component, line = line[:i], line[i+2:]
 	}
+	if a.serfRejoin(component, line) {
+		return len(p), nil
+	}
 	if level >= zerolog.WarnLevel && strings.Contains(strings.ToLower(line), "decrypt") ||
 		strings.Contains(line, "remote state is not encrypted") || strings.Contains(line, "not encrypted") {
 		// Only the packet path says "packet"; stream failures come as
