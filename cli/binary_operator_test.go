@@ -164,7 +164,13 @@ type devOutput struct {
 // it once it printed its JSON.
 func startDev(t *testing.T, bin string, base int) (*exec.Cmd, devOutput, *cli.LockedBuffer) {
 	t.Helper()
-	dev := exec.Command(bin, "dev", "--nodes", "2", "--base-port", strconv.Itoa(base), "--dir", t.TempDir(), "-o", "json")
+	return startDevIn(t, bin, base, t.TempDir())
+}
+
+// startDevIn is startDev with its data in dir.
+func startDevIn(t *testing.T, bin string, base int, dir string) (*exec.Cmd, devOutput, *cli.LockedBuffer) {
+	t.Helper()
+	dev := exec.Command(bin, "dev", "--nodes", "2", "--base-port", strconv.Itoa(base), "--dir", dir, "-o", "json")
 	dev.Dir = t.TempDir()
 	stdout, err := dev.StdoutPipe()
 	require.NoError(t, err)
