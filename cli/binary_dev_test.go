@@ -53,7 +53,9 @@ func TestBinaryDevStopsRestartedNodesAndReportsLeftovers(t *testing.T) {
 	p, err := os.FindProcess(node2.PID)
 	require.NoError(t, err)
 	require.NoError(t, p.Kill())
-	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "node2 (pid "+strconv.Itoa(node2.PID)+") exited") },
+	require.Eventually(t, func() bool {
+		return strings.Contains(stderr.String(), "node2 (pid "+strconv.Itoa(node2.PID)+") exited")
+	},
 		20*time.Second, 50*time.Millisecond)
 	assert.Contains(t, stderr.String(), "Start it again with (Ctrl-C here stops it too):\n  "+strings.Join(node2.Restart, " "))
 	restarted := exec.Command(node2.Restart[0], node2.Restart[1:]...)

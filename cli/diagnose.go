@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/api"
-	"github.com/rosterhq/roster/internal/portprobe"
+	"github.com/rosterhq/roster/node/portprobe"
 )
 
 // probeTimeout bounds the look at the --server port after a failure.

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rosterhq/roster/internal/portprobe"
 	"github.com/rosterhq/roster/node"
+	"github.com/rosterhq/roster/node/portprobe"
 )
 
 // The probe tells a node's three ports apart from what they answer, with

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
-	"github.com/rosterhq/roster/internal/portprobe"
+	"github.com/rosterhq/roster/node/portprobe"
 	"github.com/rosterhq/roster/rpc"
 	"github.com/rosterhq/roster/rpc/internalpb"
 )
