@@ -92,7 +92,8 @@ func (a *admin) diagnose(ctx context.Context, err error) string {
 	if u.Port() == "" {
 		hostPort = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
-	r, perr := portprobe.Probe(ctx, hostPort, portprobe.Options{TLS: a.tls, Token: a.client.Token, Timeout: probeTimeout})
+	r, perr := portprobe.Probe(ctx, hostPort, portprobe.Options{TLS: a.tls, Token: a.client.Token,
+		TokenOverTLSOnly: u.Scheme == "https", Timeout: probeTimeout})
 	if perr != nil {
 		return ""
 	}

@@ -62,3 +62,20 @@ func TestPortProbeTellsTheNodesPorts(t *testing.T) {
 		assert.Equal(t, c.node, r.Node, c.addr)
 	}
 }
+
+// The token goes in plain text only when the caller did not ask for TLS.
+func TestPortProbeKeepsTheTokenOffPlainText(t *testing.T) {
+	cfg := testConfig(t, "guarded", t.TempDir())
+	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: testToken}
+	n := runNode(t, cfg)
+	ctx := context.Background()
+	for _, addr := range []string{n.HTTPAddr(), n.GRPCAddr()} {
+		r, err := portprobe.Probe(ctx, addr, portprobe.Options{Token: testToken})
+		require.NoError(t, err)
+		require.NotNil(t, r.Node, "%s with the token", addr)
+		r, err = portprobe.Probe(ctx, addr, portprobe.Options{Token: testToken, TokenOverTLSOnly: true})
+		require.NoError(t, err)
+		assert.Nil(t, r.Node, "%s: the token was not sent", addr)
+		assert.NotEqual(t, portprobe.Unknown, r.Kind)
+	}
+}

@@ -95,7 +95,8 @@ const wrongPortProbe = 3 * time.Second
 // there tells it (its HTTP port's /v1/public/me, its client port's
 // ListNodes, read with this node's access token).
 func (n *Node) wrongPort(ctx context.Context, address string) (string, bool) {
-	opts := portprobe.Options{Timeout: wrongPortProbe}
+	// With TLS on, the token never travels in plain text.
+	opts := portprobe.Options{Timeout: wrongPortProbe, TokenOverTLSOnly: n.tls != nil}
 	if n.cfg.AccessControl.Enabled {
 		opts.Token = n.cfg.AccessControl.Token
 	}

@@ -107,6 +107,9 @@ type Options struct {
 	// Token is sent as AxonIQ-Access-Token when reading the node's ports:
 	// over plain TCP, or over TLS verified with the TLS option.
 	Token string
+	// TokenOverTLSOnly keeps the token off plain connections (the caller
+	// meant to use TLS).
+	TokenOverTLSOnly bool
 	// Timeout bounds the whole probe; zero means three seconds.
 	Timeout time.Duration
 }
@@ -142,7 +145,11 @@ func Probe(ctx context.Context, address string, opts Options) (Result, error) {
 	case isHTTP2Settings(first):
 		r.Kind = identifyGRPC(ctx, address, insecure.NewCredentials())
 		if r.Kind == ClientGRPC {
-			r.Node = listNodes(ctx, address, insecure.NewCredentials(), opts.Token)
+			token := opts.Token
+			if opts.TokenOverTLSOnly {
+				token = ""
+			}
+			r.Node = listNodes(ctx, address, insecure.NewCredentials(), token)
 		}
 		return r, nil
 	}
@@ -273,7 +280,7 @@ func readMe(ctx context.Context, address string, useTLS bool, opts Options) *Por
 		return nil
 	}
 	req.Header.Set("Accept", "application/json")
-	if opts.Token != "" {
+	if opts.Token != "" && (useTLS || !opts.TokenOverTLSOnly) {
 		req.Header.Set("AxonIQ-Access-Token", opts.Token)
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
