@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,13 @@ const (
 	defaultServer      = "http://localhost:8024"
 	defaultHTTPSServer = "https://localhost:8024"
 	tokenFile          = "security/.token"
+)
+
+// Defaults of --timeout: a list is quick; a change waits for the --server
+// node to act on the cluster.
+const (
+	defaultListTimeout   = 10 * time.Second
+	defaultChangeTimeout = 30 * time.Second
 )
 
 // Output formats of -o/--output.
@@ -41,15 +49,22 @@ type adminFlags struct {
 	caCert   string
 	output   outputFormat
 	token    string
+	timeout  time.Duration
 }
 
 // admin is what an admin command needs once its flags are resolved.
 type admin struct {
 	client *api.Client
 	output string
+	// tls is the client TLS configuration of -i or --ca-cert (nil: the
+	// system's roots), which the port diagnosis uses too.
+	tls *tls.Config
+	// timeout is --timeout: how long the command waits for the --server node.
+	timeout time.Duration
 }
 
-func addAdminFlags(cmd *cobra.Command, s *settings) *adminFlags {
+// addAdminFlags adds Axon's flags and --timeout, whose default is timeout.
+func addAdminFlags(cmd *cobra.Command, s *settings, timeout time.Duration) *adminFlags {
 	f := &adminFlags{settings: s, output: outputTxt}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.server, "server", "S", defaultServer,
@@ -60,6 +75,7 @@ func addAdminFlags(cmd *cobra.Command, s *settings) *adminFlags {
 	fl.VarP(&f.output, "output", "o", "output format: txt or json")
 	fl.StringVarP(&f.token, "access-token", "t", "",
 		"access token (default: the first line of ./"+tokenFile+" if it exists)")
+	fl.DurationVar(&f.timeout, "timeout", timeout, "give up when the --server node has not answered within this long")
 	_ = cmd.RegisterFlagCompletionFunc("output", completeOutput) // fails only for an unknown flag
 	return f
 }
@@ -70,21 +86,26 @@ func (f *adminFlags) resolve(cmd *cobra.Command) (*admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.timeout <= 0 {
+		return nil, usagef("invalid --timeout %s: want a positive duration such as 30s", f.timeout)
+	}
 	token := f.token
 	if !cmd.Flags().Changed("access-token") {
 		if token, err = readToken(filepath.Join(f.settings.workDir, tokenFile)); err != nil {
 			return nil, err
 		}
 	}
-	client := api.NewClient(server, token, f.insecure)
+	a := &admin{client: api.NewClient(server, token, f.insecure), output: string(f.output), timeout: f.timeout}
+	if f.insecure {
+		a.tls = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the operator
+	}
 	if f.caCert != "" {
-		cfg, err := f.trustedCAs()
-		if err != nil {
+		if a.tls, err = f.trustedCAs(); err != nil {
 			return nil, err
 		}
-		client = api.NewClientTLS(server, token, cfg)
+		a.client = api.NewClientTLS(server, token, a.tls)
 	}
-	return &admin{client: client, output: string(f.output)}, nil
+	return a, nil
 }
 
 // trustedCAs is the TLS configuration --ca-cert asks for.
@@ -113,6 +134,9 @@ func (f *adminFlags) serverURL(given bool) (string, error) {
 		return defaultServer, nil
 	}
 	raw := strings.TrimSpace(f.server)
+	if f.https && strings.HasPrefix(strings.ToLower(raw), "http://") {
+		return "", usagef("-s/--https and the http:// URL %q contradict each other: write https:// for TLS, or drop -s for plain HTTP", f.server)
+	}
 	if !strings.Contains(raw, "://") {
 		scheme := "http://"
 		if f.https {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -115,14 +116,13 @@ func scrapeText(t *testing.T, base string) string {
 }
 
 // devBasePort finds a base port whose HTTP, gRPC (+100) and internal
-// (+200, TCP and UDP) ports are free for count nodes.
+// (+200, TCP and UDP) ports are free for count nodes. It looks below
+// Linux's ephemeral ports (32768 up), which a busy machine's outgoing
+// connections may fill.
 func devBasePort(t *testing.T, count int) int {
 	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		base := freePorts(t, 1)[0]
-		if base+200+count > 65535 {
-			continue
-		}
+	for attempt := 0; attempt < 200; attempt++ {
+		base := 20000 + rand.IntN(12000)
 		free := true
 		for i := 0; i < count && free; i++ {
 			for _, p := range []int{base + i, base + 100 + i, base + 200 + i} {
@@ -164,7 +164,13 @@ type devOutput struct {
 // it once it printed its JSON.
 func startDev(t *testing.T, bin string, base int) (*exec.Cmd, devOutput, *cli.LockedBuffer) {
 	t.Helper()
-	dev := exec.Command(bin, "dev", "--nodes", "2", "--base-port", strconv.Itoa(base), "--dir", t.TempDir(), "-o", "json")
+	return startDevIn(t, bin, base, t.TempDir())
+}
+
+// startDevIn is startDev with its data in dir.
+func startDevIn(t *testing.T, bin string, base int, dir string) (*exec.Cmd, devOutput, *cli.LockedBuffer) {
+	t.Helper()
+	dev := exec.Command(bin, "dev", "--nodes", "2", "--base-port", strconv.Itoa(base), "--dir", dir, "-o", "json")
 	dev.Dir = t.TempDir()
 	stdout, err := dev.StdoutPipe()
 	require.NoError(t, err)

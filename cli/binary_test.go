@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,12 +26,35 @@ import (
 // These tests run the roster binary as a user would: real node processes
 // on loopback, and the admin commands against them.
 
+// The binary is built once for all the tests of the package.
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "roster")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/roster").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "roster-cli-test-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "roster")
+		if out, err := exec.Command("go", "build", "-o", binPath, "../cmd/roster").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %w: %s", err, out)
+		}
+	})
+	require.NoError(t, binErr)
+	return binPath
 }
 
 type proc struct {

@@ -21,7 +21,7 @@ func newClusterCommand(s *settings) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the list again after every membership change, until Ctrl-C")
-	flags := addAdminFlags(cmd, s)
+	flags := addAdminFlags(cmd, s, defaultListTimeout)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		a, err := flags.resolve(cmd)
 		if err != nil {
@@ -30,7 +30,7 @@ func newClusterCommand(s *settings) *cobra.Command {
 		if watch {
 			return watchCluster(cmd.Context(), a, s)
 		}
-		return printCluster(cmd.Context(), a, s)
+		return a.within(cmd.Context(), func(ctx context.Context) error { return printCluster(ctx, a, s) })
 	}
 	return cmd
 }

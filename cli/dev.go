@@ -26,8 +26,13 @@ type devNode struct {
 	http, grpc, intern int
 	args               []string
 	log                string
-	cmd                *exec.Cmd
-	exited             chan struct{}
+	dataDir            string
+	pidFile            string
+	// logStart is the log's size when this run started the node: its
+	// errors are quoted from there, not an earlier run's.
+	logStart int64
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 // newDevCommand starts a local cluster of separate node processes on
@@ -46,8 +51,10 @@ func newDevCommand(s *settings) *cobra.Command {
 		Short: "Start a local cluster of node processes on this machine (for trying roster out)",
 		Long: "Start a local cluster: node1..nodeN as separate processes on loopback, node1 on ports\n" +
 			"8024 (HTTP), 8124 (client gRPC) and 8224 (internal), node2 on 8025/8125/8225, and so on,\n" +
-			"each with its data in --dir. node2..nodeN are registered through node1. Ctrl-C stops\n" +
-			"them gracefully; their data stays, so the next run brings the same cluster back.",
+			"each with its data, log and pid file in --dir. node2..nodeN are registered through node1.\n" +
+			"Ctrl-C stops them gracefully, those restarted with the printed commands too; their data\n" +
+			"stays, so the next run brings the same cluster back. Nodes still running on its ports\n" +
+			"are reported with their process ids instead.",
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().IntVar(&count, "nodes", 3, "number of nodes")
@@ -65,14 +72,25 @@ func newDevCommand(s *settings) *cobra.Command {
 		}
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("dev: find own executable: %w", err)
+			return fmt.Errorf("find own executable: %w", err)
+		}
+		// Absolute, so the printed commands work from any directory.
+		if dir, err = filepath.Abs(dir); err != nil {
+			return err
 		}
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("dev: %w", err)
+			return err
 		}
 		nodes := make([]*devNode, count)
 		for i := range nodes {
 			nodes[i] = newDevNode(i+1, basePort, dir, profile)
+		}
+		if err := checkDevPorts(nodes); err != nil {
+			return err
+		}
+		exe, kept, err := devBinary(exe, dir)
+		if err != nil {
+			return err
 		}
 		ctx := cmd.Context()
 		defer stopDevNodes(s, nodes)
@@ -103,6 +121,11 @@ func newDevCommand(s *settings) *cobra.Command {
 		info := s.out
 		if output == outputJSON {
 			info = s.errOut
+		}
+		if kept {
+			_ = printLine(info, "go run's build is deleted when dev ends: the nodes and the commands below use a copy, %s", exe)
+		}
+		if output == outputJSON {
 			if err := printDevJSON(s, exe, nodes, list); err != nil {
 				return err
 			}
@@ -116,13 +139,14 @@ func newDevCommand(s *settings) *cobra.Command {
 			go func(n *devNode) {
 				<-n.exited
 				if ctx.Err() == nil {
-					_ = printLine(info, "%s (pid %d) exited: %v. Start it again with:\n  %s %s",
-						n.name, n.cmd.Process.Pid, n.cmd.ProcessState, exe, strings.Join(n.args, " "))
+					_ = printLine(info, "%s (pid %d) exited: %v. Start it again with (Ctrl-C here stops it too):\n  %s",
+						n.name, n.cmd.Process.Pid, n.cmd.ProcessState, shellCommand(append([]string{exe}, n.args...)))
 				}
 			}(n)
 		}
 		<-ctx.Done()
 		_ = printLine(info, "stopping the nodes (data stays in %s)", dir)
+		stopStrays(s, nodes)
 		return nil
 	}
 	return cmd
@@ -137,7 +161,10 @@ func newDevNode(i, basePort int, dir, profile string) *devNode {
 		exited: make(chan struct{}),
 	}
 	n.log = filepath.Join(dir, n.name+".log")
+	n.dataDir = filepath.Join(dir, n.name)
+	n.pidFile = filepath.Join(dir, n.name+".pid")
 	n.args = []string{"server",
+		"--pid-file=" + n.pidFile,
 		"--axoniq.axonserver.name=" + n.name,
 		"--axoniq.axonserver.hostname=localhost",
 		"--axoniq.axonserver.domain=",
@@ -146,7 +173,7 @@ func newDevNode(i, basePort int, dir, profile string) *devNode {
 		"--server.port=" + strconv.Itoa(n.http),
 		"--axoniq.axonserver.port=" + strconv.Itoa(n.grpc),
 		"--axoniq.axonserver.internal-port=" + strconv.Itoa(n.intern),
-		"--axoniq.axonserver.controldb-path=" + filepath.Join(dir, n.name),
+		"--axoniq.axonserver.controldb-path=" + n.dataDir,
 		"--axoniq.axonserver.cluster.gossip-profile=" + profile,
 	}
 	return n
@@ -157,14 +184,17 @@ func (n *devNode) url() string { return "http://localhost:" + strconv.Itoa(n.htt
 func (n *devNode) start(exe string) error {
 	f, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
-		return fmt.Errorf("dev: %w", err)
+		return err
+	}
+	if st, err := f.Stat(); err == nil {
+		n.logStart = st.Size()
 	}
 	n.cmd = exec.Command(exe, n.args...)
 	n.cmd.Stdout, n.cmd.Stderr = f, f
 	n.cmd.SysProcAttr = devProcAttr()
 	if err := n.cmd.Start(); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("dev: start %s: %w", n.name, err)
+		return fmt.Errorf("start %s: %w", n.name, err)
 	}
 	go func() {
 		_ = n.cmd.Wait()
@@ -180,7 +210,7 @@ func (n *devNode) waitHealthy(ctx context.Context, within time.Duration) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-n.exited:
-			return fmt.Errorf("dev: %s exited at start: %s", n.name, lastLines(n.log, 3))
+			return fmt.Errorf("%s exited at start: %s", n.name, lastLines(n.log, n.logStart, 3))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -193,13 +223,21 @@ func (n *devNode) waitHealthy(ctx context.Context, within time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("dev: %s not healthy after %s; see %s", n.name, within, n.log)
+	return fmt.Errorf("%s not healthy after %s; see %s", n.name, within, n.log)
 }
 
-func lastLines(path string, k int) string {
+// lastLines is the last k lines of path written after offset from.
+func lastLines(path string, from int64, k int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
+	}
+	if from > int64(len(b)) {
+		from = 0 // the log was replaced
+	}
+	b = b[from:]
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return "it wrote nothing to " + path
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > k {
@@ -232,7 +270,7 @@ func printDevJSON(s *settings, exe string, nodes []*devNode, cluster []api.Node)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("dev: encode: %w", err)
+		return fmt.Errorf("encode: %w", err)
 	}
 	return printJSON(s.out, b)
 }
@@ -248,7 +286,11 @@ func printDevHelp(s *settings, exe string, nodes []*devNode, dir string) {
 	fmt.Fprintf(&b, "\nDashboard (live):  %s/\n", first)
 	fmt.Fprintf(&b, "API docs:          %s/swagger-ui.html   (OpenAPI: %s/v3/api-docs)\n", first, first)
 	fmt.Fprintf(&b, "Metrics:           %s/actuator/prometheus\n", first)
-	fmt.Fprintf(&b, "\nTry: %s cluster --watch    (the table, redrawn on every change)\n", exe)
+	try := []string{exe, "cluster", "--watch"}
+	if first != defaultServer {
+		try = append(try, "-S", first)
+	}
+	fmt.Fprintf(&b, "\nTry: %s    (the table, redrawn on every change)\n", shellCommand(try))
 	fmt.Fprintf(&b, "     kill -9 %d             (node%d fails; watch the dashboard and the table notice)\n", nodes[len(nodes)-1].cmd.Process.Pid, len(nodes))
 	fmt.Fprintf(&b, "Ctrl-C stops the cluster; data stays in %s and the next run restores it.\n", dir)
 	_, _ = fmt.Fprint(s.out, b.String())
@@ -279,4 +321,17 @@ func stopDevNodes(s *settings, nodes []*devNode) {
 		}(n)
 	}
 	wg.Wait()
+}
+
+// shellCommand quotes args for a POSIX shell where they need it.
+func shellCommand(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,@+%") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
 }

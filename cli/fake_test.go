@@ -28,6 +28,10 @@ type fakeBackend struct {
 	// hangAfter > 0 makes every list after the first hangAfter wait
 	// until its request is given up, as a node too busy to answer.
 	hangAfter, lists int
+	// listed answers api.ListedPath; nil: every other node lists it.
+	listed func(wait time.Duration) api.Listing
+	// listedAsked counts the checks asked for.
+	listedAsked int
 }
 
 func newFakeBackend() *fakeBackend {
@@ -84,6 +88,23 @@ func (f *fakeBackend) Unregister(_ context.Context, name string) error {
 
 func (f *fakeBackend) Health(context.Context) api.Health { return api.Health{Status: "UP"} }
 
+func (f *fakeBackend) Listed(_ context.Context, wait time.Duration) api.Listing {
+	f.mu.Lock()
+	f.listedAsked++
+	listed, me, nodes := f.listed, f.me, append([]api.Node(nil), f.nodes...)
+	f.mu.Unlock()
+	if listed != nil {
+		return listed(wait)
+	}
+	l := api.Listing{Name: me.Name, Complete: true}
+	for _, n := range nodes {
+		if n.Name != me.Name {
+			l.Nodes = append(l.Nodes, api.ListedNode{Name: n.Name, Address: n.InternalHostName + ":8224", Status: n.Status, State: api.ListedYes})
+		}
+	}
+	return l
+}
+
 func (f *fakeBackend) GossipState(context.Context) any { return map[string]any{} }
 
 func (f *fakeBackend) sortedNames() []string {
@@ -98,7 +119,8 @@ func (f *fakeBackend) sortedNames() []string {
 // startAPI serves the real REST API on f; check, when set, is its access control.
 func startAPI(t *testing.T, f *fakeBackend, check func(*http.Request) *api.Error) *httptest.Server {
 	t.Helper()
-	h, _ := api.NewHandler(api.ServerOptions{Backend: f, Logger: zerolog.Nop(), AccessControl: check})
+	h, humaAPI := api.NewHandler(api.ServerOptions{Backend: f, Logger: zerolog.Nop(), AccessControl: check})
+	api.RegisterListed(humaAPI, f, check != nil)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv

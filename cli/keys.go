@@ -55,7 +55,7 @@ func newKeysSubcommand(s *settings, action, short string, withKey bool) *cobra.C
 		cmd.Flags().BoolVar(&force, "force", false,
 			"remove the key although some registered nodes did not answer (they cannot rejoin if they still need it)")
 	}
-	flags := addAdminFlags(cmd, s)
+	flags := addAdminFlags(cmd, s, defaultChangeTimeout)
 	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
 		key := ""
 		if withKey {
@@ -101,7 +101,7 @@ func runKeys(ctx context.Context, s *settings, a *admin, action, key string, for
 		body = api.RemoveKeyRequest{Key: key, Force: force}
 	}
 	var raw json.RawMessage
-	if err := a.client.Do(ctx, method, path, body, &raw); err != nil {
+	if err := a.within(ctx, func(ctx context.Context) error { return a.client.Do(ctx, method, path, body, &raw) }); err != nil {
 		return err
 	}
 	if a.output == outputJSON {

@@ -173,7 +173,7 @@ func TestSchemeAndCertificateHints(t *testing.T) {
 
 	r := run(t, "", "cluster", "-S", "http://"+tlsHostPort)
 	assert.Equal(t, ExitFailure, r.code)
-	assert.Equal(t, "roster: cluster: the server speaks HTTPS (TLS): use -s/--https or an https:// URL with -S\n", r.stderr)
+	assert.Equal(t, "roster: cluster: http://"+tlsHostPort+" speaks HTTPS (TLS): use -s/--https or an https:// URL with -S\n", r.stderr)
 
 	r = run(t, "", "cluster", "-s", "-S", plainHostPort)
 	assert.Equal(t, ExitFailure, r.code)

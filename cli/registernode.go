@@ -2,13 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"sort"
+	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,25 +19,26 @@ import (
 // nodes included.
 const defaultRegisterTimeout = 60 * time.Second
 
-// listedPoll is how often register-node asks the nodes whether they list
-// the new node yet.
+// listedPoll is how often register-node asks the --server node again
+// whether every node lists it.
 const listedPoll = 250 * time.Millisecond
 
 func newRegisterNodeCommand(s *settings) *cobra.Command {
 	var (
-		host    string
-		port    int
-		timeout time.Duration
+		host string
+		port int
 	)
 	cmd := &cobra.Command{
 		Use:   "register-node -h HOST [-p PORT]",
 		Short: "Make the --server node join the cluster of the node at HOST:PORT",
 		Long: "Make the --server node join the cluster through the node at HOST:PORT (its internal\n" +
-			"host name and port). Run it once per node; a registered node rejoins by itself\n" +
-			"after a restart. -h is the host here, as in Axon Server: help is --help.\n\n" +
-			"It contacts the --server node, joins, then waits until every alive node lists the new\n" +
-			"node (asking each on its HTTP port, at its advertised host name), within --timeout.\n" +
-			"On a terminal it shows each step as it goes.",
+			"host name and port, as the --server node reaches it). Run it once per node; a registered\n" +
+			"node rejoins by itself after a restart. -h is the host here, as in Axon Server: help is\n" +
+			"--help.\n\n" +
+			"It talks to the --server node only: that node joins, then asks every other node on its\n" +
+			"internal port whether it lists the new node, until all do, within --timeout. A node\n" +
+			"that cannot be asked (unknown host, connection refused) ends the wait at once; one that\n" +
+			"does not answer is named when --timeout runs out. On a terminal it shows each step.",
 		Args: cobra.NoArgs,
 	}
 	// -h is the host, as in Axon Server. Defining "help" first, without a
@@ -46,8 +46,7 @@ func newRegisterNodeCommand(s *settings) *cobra.Command {
 	cmd.Flags().Bool("help", false, "help for register-node")
 	cmd.Flags().StringVarP(&host, "internal-host", "h", "", "internal host name of a node in the cluster (required)")
 	cmd.Flags().IntVarP(&port, "internal-port", "p", 8224, "internal port of that node")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultRegisterTimeout, "give up after this long, the wait for every node to list the new one included")
-	flags := addAdminFlags(cmd, s)
+	flags := addAdminFlags(cmd, s, defaultRegisterTimeout)
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if host == "" {
@@ -56,183 +55,163 @@ func newRegisterNodeCommand(s *settings) *cobra.Command {
 		if port < 1 || port > 65535 {
 			return usagef("invalid -p/--internal-port %d: want 1-65535", port)
 		}
-		if timeout <= 0 {
-			return usagef("invalid --timeout %s: want a positive duration such as 60s", timeout)
-		}
 		a, err := flags.resolve(cmd)
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-		defer cancel()
-		p := newProgress(s)
-		defer p.clear()
-		through := net.JoinHostPort(host, strconv.Itoa(port))
-		// late names the step that ran out of --timeout, rather than the
-		// request that happened to be cut.
-		late := func(step string, err error) error {
-			if ctx.Err() != nil && cmd.Context().Err() == nil {
-				return fmt.Errorf("%s: no answer within --timeout %s", step, timeout)
-			}
-			return err
-		}
-
-		p.show("contacting %s", a.client.BaseURL)
-		me, err := a.client.Me(ctx)
-		if err != nil {
-			return late("contacting "+a.client.BaseURL, err)
-		}
-		p.done("contacted %s at %s", me.Name, a.client.BaseURL)
-
-		p.show("%s joins the cluster through %s", me.Name, through)
-		if err := a.client.Join(ctx, api.JoinRequest{InternalHostName: host, InternalGrpcPort: port}); err != nil {
-			return late("joining through "+through, err)
-		}
-		nodes, err := a.client.Nodes(ctx)
-		if err != nil {
-			return late("joined through "+through+", but listing the cluster", err)
-		}
-		p.done("%s joined through %s; it lists %d nodes", me.Name, through, len(nodes))
-
-		p.show("waiting until every node lists %s", me.Name)
-		count, err := waitListed(ctx, a, me.Name, p)
-		if err != nil {
-			return fmt.Errorf("%s joined through %s, but %w", me.Name, through, err)
-		}
-		p.done("every node lists %s", me.Name)
-
-		if a.output == outputJSON {
-			if err := printCluster(ctx, a, s); err != nil {
-				return fmt.Errorf("joined through %s, but cannot list the cluster: %w", through, err)
-			}
-			return nil
-		}
-		return printLine(s.out, "node %s joined the cluster through %s; %d nodes", me.Name, through, count)
+		return registerNode(cmd.Context(), s, a, host, port)
 	}
 	return cmd
 }
 
-// waitListed waits until every alive node the --server node lists has
-// name in its own list, alive. Each is asked on its HTTP port at its
-// advertised host name, with --server's scheme, token and TLS settings.
-// It returns the number of registered nodes.
-func waitListed(ctx context.Context, a *admin, name string, p *progress) (int, error) {
-	confirmed := map[string]bool{name: true}
-	pending := map[string]string{} // node → why it does not count yet
+func registerNode(parent context.Context, s *settings, a *admin, host string, port int) error {
+	ctx, cancel := context.WithTimeout(parent, a.timeout)
+	defer cancel()
+	p := newProgress(s)
+	defer p.clear()
+	through := net.JoinHostPort(host, strconv.Itoa(port))
+	// late names the step that ran out of --timeout, rather than the
+	// request that happened to be cut; other failures are explained.
+	late := func(step string, err error) error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+			return fmt.Errorf("%s: no answer within --timeout %s", step, a.timeout)
+		}
+		return a.explain(parent, ctx, err)
+	}
+
+	p.show("contacting %s", a.client.BaseURL)
+	me, err := a.client.Me(ctx)
+	if err != nil {
+		return late("contacting "+a.client.BaseURL, err)
+	}
+	p.done("contacted %s at %s", me.Name, a.client.BaseURL)
+
+	p.show("%s joins the cluster through %s", me.Name, through)
+	if err := a.client.Join(ctx, api.JoinRequest{InternalHostName: host, InternalGrpcPort: port}); err != nil {
+		return late("joining through "+through, err)
+	}
+	nodes, err := a.client.Nodes(ctx)
+	if err != nil {
+		return late("joined through "+through+", but listing the cluster", err)
+	}
+	p.done("%s joined through %s; it lists %d nodes", me.Name, through, len(nodes))
+
+	p.show("%s asks every node whether it lists %s", me.Name, me.Name)
+	count, note, err := waitListed(ctx, a, me.Name, p)
+	if err != nil {
+		if errors.Is(err, errListedTimeout) && parent.Err() == nil {
+			return fmt.Errorf("%s joined through %s, but within --timeout %s not every node lists it: %s",
+				me.Name, through, a.timeout, strings.TrimPrefix(err.Error(), errListedTimeout.Error()+": "))
+		}
+		return fmt.Errorf("%s joined through %s, but %w", me.Name, through, err)
+	}
+	if note != "" {
+		p.done("%s", note)
+	} else {
+		p.done("every node lists %s", me.Name)
+	}
+
+	if a.output == outputJSON {
+		if err := a.within(parent, func(ctx context.Context) error { return printCluster(ctx, a, s) }); err != nil {
+			return fmt.Errorf("joined through %s, but cannot list the cluster: %w", through, err)
+		}
+		return nil
+	}
+	if count == 0 {
+		count = len(nodes)
+	}
+	return printLine(s.out, "node %s joined the cluster through %s; %d nodes", me.Name, through, count)
+}
+
+// errListedTimeout starts the error of a check that ran out of time.
+var errListedTimeout = errors.New("timed out")
+
+// waitListed polls the --server node's check (api.ListedPath) until every
+// node it could ask lists name alive, a node cannot be asked for good, or
+// ctx ends. It returns the number of registered nodes, and a note when
+// the --server node cannot make the check.
+func waitListed(ctx context.Context, a *admin, name string, p *progress) (int, string, error) {
+	var last *api.Listing
 	for {
-		nodes, err := a.client.Nodes(ctx)
-		if err == nil {
-			clear(pending)
-			var ask []api.Node
-			for _, n := range nodes {
-				if !confirmed[n.Name] && n.Status == "alive" {
-					ask = append(ask, n)
-				}
+		wait := api.DefaultListedWait
+		if dl, ok := ctx.Deadline(); ok {
+			// Leave time for the answer to come back before the deadline.
+			wait = min(wait, time.Until(dl)*3/4)
+		}
+		if wait > 10*time.Millisecond {
+			l, err := a.client.Listed(ctx, wait)
+			var ae *api.Error
+			switch {
+			case err == nil:
+				last = &l
+			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+				// A node without the check: the join itself succeeded.
+				return 0, "joined; the --server node cannot check that every node lists it (it runs an older roster)", nil
+			case ctx.Err() == nil:
+				return 0, "", fmt.Errorf("cannot ask %s whether every node lists it: %w", a.client.BaseURL, err)
 			}
-			for i, why := range checkAllListed(ctx, a, ask, name) {
-				if why != "" {
-					pending[ask[i].Name] = why
-					continue
-				}
-				confirmed[ask[i].Name] = true
+		}
+		if last != nil {
+			if last.Complete {
+				return len(last.Nodes) + 1, "", nil
 			}
-			if len(pending) == 0 {
-				return len(nodes), nil
+			if gone := unreachable(last); gone != "" {
+				return 0, "", fmt.Errorf("%s cannot ask every node whether it lists it: %s", name, gone)
 			}
-			p.show("waiting until every node lists %s: %s", name, listedSoFar(confirmed, pending, name))
+			p.show("%s asks every node whether it lists %s: %s", name, name, listedSoFar(last))
 		}
 		select {
 		case <-ctx.Done():
-			// A list cut by the deadline says less than the last
-			// round that got an answer: name its pending nodes.
-			if len(pending) == 0 && err != nil {
-				return 0, fmt.Errorf("cannot list the cluster: %w", err)
+			if last == nil {
+				return 0, "", fmt.Errorf("%w: %s did not answer whether every node lists it", errListedTimeout, a.client.BaseURL)
 			}
-			return 0, fmt.Errorf("within --timeout not every node lists it: %s", describePending(pending))
+			return 0, "", fmt.Errorf("%w: %s", errListedTimeout, describePending(last))
 		case <-time.After(listedPoll):
 		}
 	}
 }
 
-// listedAsking bounds the nodes register-node asks at once: in a large
-// cluster one after the other took a quarter of a second per hundred
-// nodes on an idle machine, and every node at once would be a burst of
-// requests on a cluster that is busy taking in the new node.
-const listedAsking = 16
-
-// checkAllListed asks every node in nodes, listedAsking at a time, whether
-// it lists name alive, and returns checkListed's answer for each, in
-// order.
-func checkAllListed(ctx context.Context, a *admin, nodes []api.Node, name string) []string {
-	why := make([]string, len(nodes))
-	sem := make(chan struct{}, listedAsking)
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			why[i] = checkListed(ctx, a, n, name)
-		}()
-	}
-	wg.Wait()
-	return why
-}
-
-// checkListed asks node n whether it lists name alive; "" means yes,
-// anything else says why not.
-func checkListed(ctx context.Context, a *admin, n api.Node, name string) string {
-	base, err := url.Parse(a.client.BaseURL)
-	if err != nil {
-		return err.Error()
-	}
-	peer := &api.Client{
-		BaseURL: base.Scheme + "://" + net.JoinHostPort(n.HostName, strconv.Itoa(n.HTTPPort)),
-		Token:   a.client.Token,
-		HTTP:    a.client.HTTP,
-	}
-	// A node that does not answer must not use up the whole timeout.
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	list, err := peer.Nodes(ctx)
-	if err != nil {
-		return oneLine(describe(err))
-	}
-	for _, m := range list {
-		if m.Name == name {
-			if m.Status == "alive" {
-				return ""
-			}
-			return "lists it " + m.Status
-		}
-	}
-	return "does not list it"
-}
-
-func listedSoFar(confirmed map[string]bool, pending map[string]string, self string) string {
+// unreachable names the nodes that cannot be asked, with why.
+func unreachable(l *api.Listing) string {
 	var parts []string
-	for n := range confirmed {
-		if n != self {
-			parts = append(parts, n+" "+tick)
+	for _, n := range l.Nodes {
+		if n.State == api.ListedUnreachable {
+			parts = append(parts, n.Name+" at "+n.Address+" ("+n.Message+")")
 		}
 	}
-	for n := range pending {
-		parts = append(parts, n+" …")
+	return strings.Join(parts, ", ")
+}
+
+// listedSoFar is one line of progress: each node with a tick when it
+// lists the new node, "…" while it does not yet.
+func listedSoFar(l *api.Listing) string {
+	var parts []string
+	for _, n := range l.Nodes {
+		switch n.State {
+		case api.ListedYes:
+			parts = append(parts, n.Name+" "+tick)
+		case api.ListedNotAsked, api.ListedUnsupported:
+			parts = append(parts, n.Name+" ("+n.Status+")")
+		default:
+			parts = append(parts, n.Name+" …")
+		}
 	}
-	sort.Strings(parts)
 	return strings.Join(parts, "  ")
 }
 
-func describePending(pending map[string]string) string {
-	names := make([]string, 0, len(pending))
-	for n := range pending {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = n + " (" + pending[n] + ")"
+// describePending names the nodes that do not list the new node yet, and
+// why.
+func describePending(l *api.Listing) string {
+	var parts []string
+	for _, n := range l.Nodes {
+		switch n.State {
+		case api.ListedYes, api.ListedNotAsked, api.ListedUnsupported:
+			continue
+		case api.ListedNoAnswer:
+			parts = append(parts, n.Name+" (no answer at "+n.Address+": "+n.Message+")")
+		default:
+			parts = append(parts, n.Name+" ("+n.Message+")")
+		}
 	}
 	return strings.Join(parts, ", ")
 }

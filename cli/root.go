@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/node"
@@ -80,6 +81,7 @@ func NewRootCommand(out, errOut io.Writer, opts ...Option) *cobra.Command {
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newRegisterNodeCommand(s),
 		newUnregisterNodeCommand(s),
@@ -90,6 +92,20 @@ func NewRootCommand(out, errOut io.Writer, opts ...Option) *cobra.Command {
 		newKeygenCommand(s),
 	)
 	return root
+}
+
+// flagError names the nearest flag of the command for an unknown --flag,
+// as files and environment variables get for unknown keys.
+func flagError(cmd *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) && ne.GetSpecifiedShortnames() == "" {
+		var names []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+		if near := node.Nearest(ne.GetSpecifiedName(), names); near != "" {
+			return fmt.Errorf("%w (did you mean --%s?)", err, near)
+		}
+	}
+	return err
 }
 
 // Execute runs roster with args (without the program name) and returns the
@@ -200,9 +216,6 @@ func errorLine(root, cmd *cobra.Command, err error, usage bool) string {
 // describe is err's text, except that a server error without a code (a
 // proxy's answer, say) shows its message alone rather than ": message".
 func describe(err error) string {
-	if hint, ok := tlsHint(err); ok {
-		return hint
-	}
 	msg := err.Error()
 	var e *api.Error
 	if errors.As(err, &e) && e.Code == "" {

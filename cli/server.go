@@ -27,6 +27,8 @@ func newServerCommand(s *settings) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	node.RegisterFlags(cmd.Flags())
+	var pidFile string
+	cmd.Flags().StringVar(&pidFile, "pid-file", "", "write the node's process id to this file while it runs (roster dev uses it to find and stop its nodes)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, warnings, err := node.LoadConfig(node.LoadOptions{Flags: cmd.Flags(), WorkDir: s.workDir})
 		log := node.NewLogger(cfg.LogLevel, s.errOut, isTerminal(s.errOut))
@@ -44,6 +46,14 @@ func newServerCommand(s *settings) *cobra.Command {
 		n, err := node.Start(ctx, cfg, node.Options{Logger: log, Metrics: reg})
 		if err != nil {
 			return err
+		}
+		if pidFile != "" {
+			remove, err := writePIDFile(pidFile)
+			if err != nil {
+				n.Kill()
+				return err
+			}
+			defer remove()
 		}
 		return runUntilStopped(ctx, n, log, cfg.ShutdownTimeout)
 	}

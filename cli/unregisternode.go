@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,7 @@ func newUnregisterNodeCommand(s *settings) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().StringVarP(&name, "node", "n", "", "name of the node to remove (required)")
-	flags := addAdminFlags(cmd, s)
+	flags := addAdminFlags(cmd, s, defaultChangeTimeout)
 	_ = cmd.RegisterFlagCompletionFunc("node", completeNodeNames(flags)) // fails only for an unknown flag
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -27,12 +28,11 @@ func newUnregisterNodeCommand(s *settings) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
-		if err := a.client.Unregister(ctx, name); err != nil {
+		if err := a.within(cmd.Context(), func(ctx context.Context) error { return a.client.Unregister(ctx, name) }); err != nil {
 			return err
 		}
 		if a.output == outputJSON {
-			if err := printCluster(ctx, a, s); err != nil {
+			if err := a.within(cmd.Context(), func(ctx context.Context) error { return printCluster(ctx, a, s) }); err != nil {
 				return fmt.Errorf("node %s unregistered, but cannot list the cluster: %w", name, err)
 			}
 			return nil

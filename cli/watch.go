@@ -35,24 +35,48 @@ type watcher struct {
 	lost  string // why the stream broke, while reconnecting
 }
 
+// watchPing is how often the node sends an event on an idle stream (a
+// ping, api/events.go): a stream silent for longer than that plus
+// --timeout is taken for lost.
+const watchPing = 15 * time.Second
+
+// errSilent cancels a stream attempt that got no event in time.
+var errSilent = errors.New("no event in time")
+
 func watchCluster(ctx context.Context, a *admin, s *settings) error {
 	w := &watcher{a: a, s: s, out: s.out, tty: s.isTerminal(s.out), colour: useColour(s.out)}
 	connected := false
 	retry, delay := watchRetryMin, time.Duration(0)
 	for {
-		err := a.client.Events(ctx, func(ev api.StreamEvent) error {
-			connected = true
+		// --timeout bounds the wait for the first event of each attempt;
+		// then the node's pings keep the stream alive.
+		attempt, cancel := context.WithCancelCause(ctx)
+		silence := time.AfterFunc(a.timeout, func() { cancel(errSilent) })
+		got := false
+		err := a.client.Events(attempt, func(ev api.StreamEvent) error {
+			connected, got = true, true
 			delay = 0
+			silence.Reset(watchPing + a.timeout)
 			if ev.Retry > 0 {
 				retry = ev.Retry // the server's wish, as EventSource honours it
 			}
 			return w.apply(ev)
 		})
+		silence.Stop()
+		silent := errors.Is(context.Cause(attempt), errSilent)
+		cancel(nil)
 		if ctx.Err() != nil {
 			return nil // Ctrl-C: the last table stays on screen
 		}
-		if !connected {
-			return err // wrong server, token or path: say so and stop
+		switch {
+		case silent && !connected:
+			return fmt.Errorf("no answer from %s within --timeout %s", a.client.BaseURL, a.timeout)
+		case silent && !got:
+			err = fmt.Errorf("no answer within --timeout %s", a.timeout)
+		case silent:
+			err = fmt.Errorf("no event for %s", watchPing+a.timeout)
+		case !connected:
+			return a.explain(ctx, ctx, err) // wrong server, token or path: say so and stop
 		}
 		var e *api.Error
 		if errors.As(err, &e) && (e.Code == api.CodeAuthTokenMissing || e.Code == api.CodeInvalidToken) {

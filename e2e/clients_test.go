@@ -16,7 +16,8 @@ import (
 	"time"
 )
 
-const loadgenImage = "roster-loadgen:e2e"
+// loadgenImage is the client fleet's image (ROSTER_E2E_LOADGEN_IMAGE).
+var loadgenImage = envOr("ROSTER_E2E_LOADGEN_IMAGE", "roster-loadgen:e2e")
 
 // fleetClient is one loadgen client as its /state reports it.
 type fleetClient struct {

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +22,23 @@ import (
 
 const (
 	domain  = "roster.test"
-	image   = "roster:e2e"
-	prefix  = "roster-e2e"
 	cluster = "e2e"
 )
+
+// Names of what the suite makes in Docker. Two runs on one engine (two
+// worktrees, say) set ROSTER_E2E_PREFIX (containers, volumes, networks;
+// default roster-e2e) and ROSTER_E2E_IMAGE (default roster:e2e) apart.
+var (
+	image  = envOr("ROSTER_E2E_IMAGE", "roster:e2e")
+	prefix = envOr("ROSTER_E2E_PREFIX", "roster-e2e")
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
 
 // host is one node container: its own host name under roster.test, its
 // own address, its data in a named volume.
@@ -45,12 +60,23 @@ type testbed struct {
 // subnets the suite tries for its network, in order, until one is free.
 var subnets = []string{"172.30.231", "172.30.232", "172.31.233", "10.231.77"}
 
+// The image is built once per run, by the first test that needs it.
+var (
+	imageOnce sync.Once
+	imageErr  error
+)
+
 func buildImage(t testing.TB) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "scripts", "docker-build.sh")
-	if out, err := exec.Command(script, image).CombinedOutput(); err != nil {
-		t.Fatalf("e2e: build image: %v: %s", err, out)
+	imageOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		script := filepath.Join(filepath.Dir(file), "..", "scripts", "docker-build.sh")
+		if out, err := exec.Command(script, image).CombinedOutput(); err != nil {
+			imageErr = fmt.Errorf("e2e: build image: %w: %s", err, out)
+		}
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
 	}
 }
 

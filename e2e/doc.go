@@ -4,8 +4,11 @@
 //
 //	go test -tags e2e -v -timeout 30m ./e2e
 //
-// Without a Docker engine it skips, saying so. Flags (after -args):
-// -soak (packet-loss soak duration, default 60s; docs/reliability.md's figure is
-// from 5m), -results (file the figures are written to, as JSON, for
-// scripts/reltable).
+// Without a Docker engine it skips, saying so. ROSTER_E2E_PREFIX
+// (containers, volumes and networks; default roster-e2e),
+// ROSTER_E2E_IMAGE (default roster:e2e) and ROSTER_E2E_LOADGEN_IMAGE
+// (default roster-loadgen:e2e) keep two runs on one engine apart. Flags
+// (after -args): -soak (packet-loss soak duration, default 60s;
+// docs/reliability.md's figure is from 5m), -results (file the figures
+// are written to, as JSON, for scripts/reltable).
 package e2e

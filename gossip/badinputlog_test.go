@@ -14,11 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a time that tests move.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time             { return c.t }
-func (c *fakeClock) add(d time.Duration)        { c.t = c.t.Add(d) }
 func newFakeClock() *fakeClock                  { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func srcKey(ip string) badKey                   { return badKey{src: netip.MustParseAddr(ip)} }
 func allowed(l *badInputLog, k badKey) bool     { ok, _, _ := l.allow(k); return ok }

@@ -141,6 +141,9 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 	if i := strings.Index(line, ": "); i > 0 && i < 16 && !strings.Contains(line[:i], " ") {
 		component, line = line[:i], line[i+2:]
 	}
+	if a.serfRejoin(component, line) {
+		return len(p), nil
+	}
 	if component == "serf" && level == zerolog.InfoLevel && strings.HasPrefix(line, "EventMember") {
 		// Cluster.publish logs every membership change with its status
 		// and address; serf's own line for it would double them.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -47,6 +48,12 @@ func (n *Node) autocluster() {
 		cancel()
 		if err == nil {
 			log.Info().Int("members", len(n.cluster.Members())).Msg("node: autocluster: joined")
+			return
+		}
+		if errors.Is(err, errJoinedSelf) {
+			// The address leads here by a way isSelf cannot see (a
+			// Service, NAT): this node answered for it.
+			log.Info().Msg("node: autocluster: this node is the first node (the address leads to itself)")
 			return
 		}
 		log.Warn().Int("attempt", attempt).Dur("retry_in", delay).Str("error", shortErr(err)).Msg("node: autocluster: cannot join yet")

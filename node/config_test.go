@@ -835,9 +835,12 @@ func TestShippedPropertiesFile(t *testing.T) {
 	require.Empty(t, warnings)
 	require.Equal(t, 8024, cfg.HTTPPort)
 
-	// Uncommented: still no warning, and no key it names is unknown.
+	// Uncommented: still no warning, and no key it names is unknown. The
+	// empty encryption key, an error when set, stays commented out.
 	uncommented := regexp.MustCompile(`(?m)^#([a-z][\w.-]*=)`).ReplaceAllString(string(b), "$1")
-	writeFiles(t, dir, map[string]string{"axonserver.properties": uncommented})
+	runnable := strings.Replace(uncommented, "\naxoniq.axonserver.cluster.encryption-key=\n", "\n", 1)
+	require.NotEqual(t, uncommented, runnable)
+	writeFiles(t, dir, map[string]string{"axonserver.properties": runnable})
 	cfg, warnings, err = load(t, dir, fakeEnv{})
 	require.NoError(t, err)
 	require.Empty(t, warnings)

@@ -26,6 +26,10 @@ type KeyInfo struct {
 	Description string // one line
 }
 
+// propEncryptionKey is the gossip key's property: an empty value is an
+// error, not "no encryption".
+const propEncryptionKey = "axoniq.axonserver.cluster.encryption-key"
+
 // keyDef is one row of the key table. get renders a Config value as the
 // property would be written (used for defaults), set parses a property
 // value into a Config; an error from set says what is allowed and is
@@ -86,7 +90,7 @@ var keyTable = append([]keyDef{
 		func(c *Config) *string { return &c.SSL.InternalTrustManagerFile }),
 	strKey("axoniq.axonserver.cluster.name", "cluster name: clusters with other names never merge",
 		func(c *Config) *string { return &c.Cluster.Name }),
-	strKey("axoniq.axonserver.cluster.encryption-key", "gossip encryption key, base64 of 16, 24 or 32 bytes (roster keygen)",
+	strKey(propEncryptionKey, "gossip encryption key, base64 of 16, 24 or 32 bytes (roster keygen)",
 		func(c *Config) *string { return &c.Cluster.EncryptionKey }),
 	{key: "axoniq.axonserver.cluster.gossip-profile", desc: "gossip timing: lan, wan or local",
 		get: func(c *Config) string { return c.Cluster.GossipProfile },
@@ -408,6 +412,14 @@ func LoadConfig(opts LoadOptions) (Config, []string, error) {
 		raw := ko.String(k.key)
 		// Surrounding blanks are never meant: Java keeps trailing ones.
 		v := strings.TrimSpace(raw)
+		if v == "" && k.key == propEncryptionKey {
+			// `encryption-key=$(roster keygen)` with roster not on the PATH:
+			// never run unencrypted because a command failed.
+			errs = append(errs, fmt.Errorf("config: %s: empty value set %s: give a gossip key (roster keygen prints one; "+
+				"if $(roster keygen) made it empty, roster was not on the PATH), or remove the setting to run without gossip encryption",
+				k.key, origin[k.key]))
+			continue
+		}
 		if err := k.set(&cfg, v); err != nil {
 			errs = append(errs, fmt.Errorf("config: %s: %q %w; set %s", k.key, raw, err, origin[k.key]))
 		}
@@ -535,6 +547,16 @@ func knownKeyNames() []string {
 // edit distance, or "" when even that one is too far to be a typo (such
 // as Axon Server properties roster does not use).
 func suggest(s string, candidates []string) string {
+	if best := Nearest(s, candidates); best != "" {
+		return " (did you mean " + best + "?)"
+	}
+	return ""
+}
+
+// Nearest is the candidate nearest to s by edit distance, or "" when even
+// that one is too far to be a typo. The CLI names it for an unknown
+// --flag (a mistyped --axoniq.axonserver.* key, say).
+func Nearest(s string, candidates []string) string {
 	best, bestDist := "", -1
 	for _, c := range candidates {
 		if d := editDistance(s, c); bestDist < 0 || d < bestDist {
@@ -544,7 +566,7 @@ func suggest(s string, candidates []string) string {
 	if bestDist < 0 || bestDist > max(3, len(s)/5) {
 		return ""
 	}
-	return " (did you mean " + best + "?)"
+	return best
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

@@ -243,3 +243,56 @@ func TestGrafanaDashboard(t *testing.T) {
 		assert.Contains(t, exported, base, "the dashboard queries %s", m)
 	}
 }
+
+// TestKubernetesPodsAdvertiseTheirServiceNames derives each pod's
+// configuration from the manifest's environment, as Kubernetes expands it,
+// and checks the topology it gives: every pod listens on all its
+// addresses (its IP is not known ahead and changes when it is rescheduled)
+// and advertises its DNS name under the headless Service; roster-0 is
+// autocluster.first itself and knows it by name; the others join it by
+// that name. (A node that reaches itself through an address it cannot
+// recognise, a per-pod Service's IP say, finds out by its own answer.)
+func TestKubernetesPodsAdvertiseTheirServiceNames(t *testing.T) {
+	data, err := os.ReadFile("../configs/kubernetes/roster.yaml")
+	require.NoError(t, err)
+	var sts k8sObject
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var o k8sObject
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if o.Kind == "StatefulSet" {
+			sts = o
+		}
+	}
+	require.Len(t, sts.Spec.Template.Spec.Containers, 1)
+	const namespace = "prod"
+	for _, pod := range []string{sts.Metadata.Name + "-0", sts.Metadata.Name + "-1"} {
+		vars := map[string]string{"POD_NAME": pod, "POD_NAMESPACE": namespace}
+		expand := regexp.MustCompile(`\$\(([A-Z_]+)\)`)
+		env := map[string]string{}
+		for _, e := range sts.Spec.Template.Spec.Containers[0].Env {
+			v := expand.ReplaceAllStringFunc(e.Value, func(m string) string { return vars[m[2:len(m)-1]] })
+			env[e.Name] = v
+		}
+		cfg, _, err := node.LoadConfig(node.LoadOptions{
+			WorkDir:   t.TempDir(),
+			LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+			Environ:   func() []string { return nil },
+			Hostname:  func() (string, error) { return pod, nil },
+		})
+		require.NoError(t, err, pod)
+		dns := pod + "." + sts.Spec.ServiceName + "." + namespace + ".svc.cluster.local"
+		assert.Equal(t, pod, cfg.Name)
+		assert.Equal(t, dns, cfg.InternalHost, "%s advertises its DNS name to nodes", pod)
+		assert.Equal(t, dns, cfg.ClientHost, "%s advertises its DNS name to clients", pod)
+		assert.Equal(t, "0.0.0.0", cfg.BindAddress, "%s listens on every address it has", pod)
+		first := sts.Metadata.Name + "-0." + sts.Spec.ServiceName + "." + namespace + ".svc.cluster.local:8224"
+		assert.Equal(t, first, cfg.AutoclusterFirst)
+		if strings.HasSuffix(pod, "-0") {
+			assert.Equal(t, first, cfg.InternalHost+":"+strconv.Itoa(cfg.InternalPort), "roster-0 is autocluster.first and sees it by name")
+		}
+	}
+}

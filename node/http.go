@@ -30,7 +30,7 @@ func (n *Node) httpServer() *http.Server {
 
 // httpHandler builds what the HTTP port serves: the REST API.
 func (n *Node) httpHandler() http.Handler {
-	handler, _ := api.NewHandler(api.ServerOptions{
+	handler, humaAPI := api.NewHandler(api.ServerOptions{
 		Backend: backend{n: n},
 		Logger:  n.log,
 		Version: Version,
@@ -39,6 +39,8 @@ func (n *Node) httpHandler() http.Handler {
 		AccessControl: n.restAccessControl(),
 		Keys:          keyBackend{n: n},
 	})
+	// register-node's check that every node lists this one (node/listed.go).
+	api.RegisterListed(humaAPI, listedBackend{n: n}, n.cfg.AccessControl.Enabled)
 	return handler
 }
 

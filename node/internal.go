@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/rosterhq/roster/api"
@@ -23,6 +24,12 @@ func (b internalBackend) Introduce(_ context.Context, req *internalpb.IntroduceR
 	if req.GetClusterName() != n.cfg.Cluster.Name {
 		return nil, rpc.AxonError(codes.FailedPrecondition, api.CodeCannotJoin,
 			"node %s belongs to cluster %q, node %s to cluster %q (axoniq.axonserver.cluster.name)", caller.Name, req.GetClusterName(), n.cfg.Name, n.cfg.Cluster.Name)
+	}
+	if self := n.cluster.Local(); caller.Info.ID == self.Info.ID {
+		// The caller dialed its own internal port, through an address
+		// that did not look like its own (a NAT, a Service, an alias).
+		return nil, rpc.AxonError(codes.InvalidArgument, api.CodeSameNodeName,
+			"that address leads to node %s itself: give the internal address of another node of the cluster", self.Name)
 	}
 	if err := n.cluster.Admit(caller, req.GetReturning()); err != nil {
 		switch {
@@ -62,6 +69,20 @@ func (b internalBackend) Leave(_ context.Context, req *internalpb.LeaveRequest) 
 	return nil
 }
 
+// Lists tells whether this node lists the node asked about (with that id,
+// when given), and with what status.
+func (b internalBackend) Lists(_ context.Context, req *internalpb.ListsRequest) (*internalpb.ListsResponse, error) {
+	n := b.n
+	resp := &internalpb.ListsResponse{AnsweredBy: n.cfg.Name}
+	if m, ok := n.cluster.Member(req.GetName()); ok && (req.GetNodeId() == "" || m.Info.ID == req.GetNodeId()) {
+		resp.Listed, resp.Status = true, string(m.Status)
+	}
+	return resp, nil
+}
+
+// errJoinedSelf is a join through an address that led to this node itself.
+var errJoinedSelf = errors.New("node: that address leads to this node itself")
+
 // introducer is gossip's Introducer over the internal gRPC service.
 type introducer struct{ n *Node }
 
@@ -73,6 +94,10 @@ func (i introducer) Introduce(ctx context.Context, address string, self gossip.M
 	})
 	if err != nil {
 		if code, msg, ok := rpc.AxonCode(err); ok {
+			switch {
+			case code == api.CodeSameNodeName && status.Code(err) == codes.InvalidArgument:
+				return gossip.Introduction{}, fmt.Errorf("%w: %w: %s", gossip.ErrNameTaken, errJoinedSelf, msg)
+			}
 			switch code {
 			case api.CodeNotAMember:
 				return gossip.Introduction{}, fmt.Errorf("%w: %s", gossip.ErrUnregistered, msg)

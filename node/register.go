@@ -6,10 +6,12 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/node/portprobe"
 	"github.com/rosterhq/roster/rpc"
 	"github.com/rosterhq/roster/rpc/internalpb"
 )
@@ -19,7 +21,9 @@ const registerTimeout = 30 * time.Second
 
 // Register joins this node to the cluster through the node whose internal
 // port is at host:port, and returns once this node holds the full member
-// list. Failures carry Axon's codes.
+// list. Failures carry Axon's codes: an address of this node itself, in
+// any form, is AXONIQ-2500; another node's HTTP or client gRPC port is
+// named as such, with the port to use.
 func (n *Node) Register(ctx context.Context, host string, port int) error {
 	if port == 0 {
 		port = 8224
@@ -38,15 +42,17 @@ func (n *Node) Register(ctx context.Context, host string, port int) error {
 	}
 	intro, err := n.cluster.JoinVia(ctx, address, gossip.JoinOptions{Strict: true, Wait: true})
 	if err != nil {
-		return n.joinError(address, err)
+		return n.joinError(ctx, address, err)
 	}
 	n.log.Info().Str("via", intro.Name).Str("address", address).Int("members", len(n.cluster.Members())).Msg("node: joined the cluster")
 	return nil
 }
 
-func (n *Node) joinError(address string, err error) error {
+func (n *Node) joinError(ctx context.Context, address string, err error) error {
 	var ae *api.Error
 	switch {
+	case errors.Is(err, errJoinedSelf):
+		return api.Errorf(api.CodeSameNodeName, "%s is an address of this node itself: register-node needs the internal address of another node (-h)", address)
 	case errors.As(err, &ae):
 		if ae.Code == api.CodeAuthTokenMissing || ae.Code == api.CodeInvalidToken {
 			return api.Errorf(api.CodeCannotJoin, "cannot join through %s: it refused this node's internal token (%s: %s)", address, ae.Code, ae.Message)
@@ -65,6 +71,13 @@ func (n *Node) joinError(address string, err error) error {
 			"(axoniq.axonserver.cluster.encryption-key, or the keyring.json in axoniq.axonserver.controldb-path, which wins once saved) "+
 			"and TCP and UDP open on the internal port", address, lastCause(err))
 	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) {
+		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: no roster node answers there (%s)", address, shortErr(err))
+	}
+	if why, ok := n.wrongPort(ctx, address); ok {
+		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: %s", address, why)
+	}
 	if why, ok := tlsFailure(err); ok {
 		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: TLS between the nodes failed: %s", address, why)
 	}
@@ -74,26 +87,104 @@ func (n *Node) joinError(address string, err error) error {
 	return api.Errorf(api.CodeCannotJoin, "cannot join through %s: %s", address, shortErr(err))
 }
 
-// isSelf tells whether host:port is this node's own internal address.
+// wrongPortProbe bounds the look at a join address that did not answer as
+// an internal port.
+const wrongPortProbe = 3 * time.Second
+
+// wrongPort looks at what answers at address after a join through it
+// failed, and says so when it is not a roster node's internal port, or
+// when that port's TLS is not this node's: the port to use when the node
+// there tells it (its HTTP port's /v1/public/me, its client port's
+// ListNodes, read with this node's access token).
+func (n *Node) wrongPort(ctx context.Context, address string) (string, bool) {
+	// With TLS on, the token never travels in plain text.
+	opts := portprobe.Options{Timeout: wrongPortProbe, TokenOverTLSOnly: n.tls != nil}
+	if n.cfg.AccessControl.Enabled {
+		opts.Token = n.cfg.AccessControl.Token
+	}
+	if n.tls != nil {
+		opts.TLS = n.tls.internalClientConfig(n.peerNames(address))
+	}
+	r, err := portprobe.Probe(context.WithoutCancel(ctx), address, opts)
+	if err != nil {
+		return "", false
+	}
+	tlsHere := n.tls != nil
+	use := "give the node's internal port (" + portprobe.InternalPortKey + ", 8224 by default)"
+	if s := r.Suggest(portprobe.Internal); s != "" {
+		_, p, _ := net.SplitHostPort(s)
+		use = "use port " + p + " (" + r.Node.Name + "'s " + portprobe.InternalPortKey + "; -p with register-node)"
+	}
+	switch r.Kind {
+	case portprobe.HTTP, portprobe.ClientGRPC:
+		return "that is " + r.What() + ", not its internal port: " + use, true
+	case portprobe.GRPC:
+		return "that is " + r.What() + ": " + use, true
+	case portprobe.Internal:
+		switch {
+		case r.TLS && !tlsHere:
+			return "the node there requires TLS (axoniq.axonserver.ssl.enabled=true there) and this node has axoniq.axonserver.ssl.enabled=false: " +
+				"both nodes need axoniq.axonserver.ssl.enabled alike", true
+		case !r.TLS && tlsHere:
+			return "the node there does not speak TLS (axoniq.axonserver.ssl.enabled=false there) and this node has axoniq.axonserver.ssl.enabled=true: " +
+				"both nodes need axoniq.axonserver.ssl.enabled alike", true
+		}
+		return "", false
+	}
+	if r.ClientCertRequired && !tlsHere {
+		return "the node there requires TLS with client certificates and this node has axoniq.axonserver.ssl.enabled=false: " +
+			"both nodes need axoniq.axonserver.ssl.enabled alike", true
+	}
+	if r.Kind == portprobe.Unknown && !r.TLS {
+		return "that is " + r.What() + ": " + use, true
+	}
+	return "", false
+}
+
+// isSelf tells whether host:port is this node's own internal address: one
+// of its names, or an address that reaches it (unspecified, loopback, or
+// one of this machine's, where the node listens on it). A name that
+// resolves elsewhere but still leads here (NAT, a Service) is found by the
+// node's own answer instead (errJoinedSelf).
 func (n *Node) isSelf(ctx context.Context, host string, port int) bool {
 	if port != n.cfg.InternalPort {
 		return false
 	}
-	if host == n.cfg.InternalHost || host == n.cfg.Name {
-		return true
-	}
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return false
-	}
-	local, _ := net.InterfaceAddrs()
-	for _, ip := range ips {
-		if ip.IP.IsLoopback() {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, own := range []string{n.cfg.InternalHost, n.cfg.ClientHost, n.cfg.Name} {
+		if own != "" && h == strings.ToLower(own) {
 			return true
 		}
-		for _, a := range local {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(ip.IP) {
+	}
+	var ips []net.IP
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		ips = []net.IP{ip}
+	} else if addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host); err == nil {
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	bind := net.ParseIP(n.cfg.BindAddress)
+	anyBind := bind == nil || bind.IsUnspecified()
+	local, _ := net.InterfaceAddrs()
+	for _, ip := range ips {
+		switch {
+		case ip.IsUnspecified():
+			// Connecting to 0.0.0.0 or :: reaches this machine.
+			if anyBind || bind.IsLoopback() {
 				return true
+			}
+		case !anyBind:
+			if ip.Equal(bind) {
+				return true
+			}
+		case ip.IsLoopback():
+			return true
+		default:
+			for _, a := range local {
+				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(ip) {
+					return true
+				}
 			}
 		}
 	}

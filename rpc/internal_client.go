@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"net"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -13,8 +15,8 @@ import (
 )
 
 // InternalClient calls other nodes' internal service. Each call dials
-// anew: these calls are rare (joins, unregistering) and go to changing
-// addresses.
+// anew: these calls are rare (joins, unregistering, register-node's check)
+// and go to changing addresses.
 type InternalClient struct {
 	// Creds secures the connection; nil means plain TCP.
 	Creds credentials.TransportCredentials
@@ -22,12 +24,76 @@ type InternalClient struct {
 	Token string
 }
 
+// PeerError is a call that failed before the peer could answer: Cause is
+// why its connection failed (a *net.DNSError, a refused connection, a TLS
+// handshake error), for errors.Is and errors.As, beside gRPC's status.
+type PeerError struct {
+	Address string
+	Status  error
+	Cause   error
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("rpc: %s: %v", e.Address, e.Cause)
+}
+
+// Unwrap gives both the status and the cause.
+func (e *PeerError) Unwrap() []error { return []error{e.Status, e.Cause} }
+
+// connFailure keeps the last error of dialing or of the TLS handshake of
+// one call.
+type connFailure struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *connFailure) set(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+func (f *connFailure) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// recordingCreds note a failed client handshake.
+type recordingCreds struct {
+	credentials.TransportCredentials
+	failure *connFailure
+}
+
+func (c recordingCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	out, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, conn)
+	if err != nil {
+		c.failure.set(err)
+	}
+	return out, info, err
+}
+
+func (c recordingCreds) Clone() credentials.TransportCredentials {
+	return recordingCreds{TransportCredentials: c.TransportCredentials.Clone(), failure: c.failure}
+}
+
 func (c *InternalClient) call(ctx context.Context, address string, f func(context.Context, internalpb.InternalClient) error) error {
 	creds := c.Creds
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
-	conn, err := grpc.NewClient("passthrough:///"+address, grpc.WithTransportCredentials(creds))
+	failure := &connFailure{}
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			failure.set(err)
+		}
+		return conn, err
+	}
+	conn, err := grpc.NewClient("passthrough:///"+address,
+		grpc.WithTransportCredentials(recordingCreds{TransportCredentials: creds, failure: failure}),
+		grpc.WithContextDialer(dial))
 	if err != nil {
 		return fmt.Errorf("rpc: dial %s: %w", address, err)
 	}
@@ -35,7 +101,13 @@ func (c *InternalClient) call(ctx context.Context, address string, f func(contex
 	if c.Token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, InternalTokenHeader, c.Token)
 	}
-	return f(ctx, internalpb.NewInternalClient(conn))
+	if err := f(ctx, internalpb.NewInternalClient(conn)); err != nil {
+		if cause := failure.get(); cause != nil {
+			return &PeerError{Address: address, Status: err, Cause: cause}
+		}
+		return err
+	}
+	return nil
 }
 
 // Introduce asks the node at address whether the caller may join.
@@ -55,4 +127,17 @@ func (c *InternalClient) Leave(ctx context.Context, address string, req *interna
 		_, err := cl.Leave(ctx, req)
 		return err
 	})
+}
+
+// Lists asks the node at address whether it lists a node. It does not
+// wait for a connection that failed: a peer that cannot be reached is
+// reported at once, one that does not answer when ctx ends.
+func (c *InternalClient) Lists(ctx context.Context, address string, req *internalpb.ListsRequest) (*internalpb.ListsResponse, error) {
+	var resp *internalpb.ListsResponse
+	err := c.call(ctx, address, func(ctx context.Context, cl internalpb.InternalClient) error {
+		var err error
+		resp, err = cl.Lists(ctx, req, grpc.WaitForReady(false))
+		return err
+	})
+	return resp, err
 }

@@ -18,6 +18,7 @@ const InternalTokenHeader = "axoniq-internaltoken"
 type InternalBackend interface {
 	Introduce(ctx context.Context, req *internalpb.IntroduceRequest) (*internalpb.IntroduceResponse, error)
 	Leave(ctx context.Context, req *internalpb.LeaveRequest) error
+	Lists(ctx context.Context, req *internalpb.ListsRequest) (*internalpb.ListsResponse, error)
 }
 
 type internalServer struct {
@@ -45,4 +46,11 @@ func (s *internalServer) Leave(ctx context.Context, req *internalpb.LeaveRequest
 		return nil, err
 	}
 	return &internalpb.LeaveResponse{}, nil
+}
+
+func (s *internalServer) Lists(ctx context.Context, req *internalpb.ListsRequest) (*internalpb.ListsResponse, error) {
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "lists: node name is required")
+	}
+	return s.backend.Lists(ctx, req)
 }

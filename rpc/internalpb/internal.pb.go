@@ -491,6 +491,122 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_roster_internal_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
+type ListsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node asked about.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	NodeId        string `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListsRequest) Reset() {
+	*x = ListsRequest{}
+	mi := &file_roster_internal_v1_internal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListsRequest) ProtoMessage() {}
+
+func (x *ListsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_roster_internal_v1_internal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListsRequest.ProtoReflect.Descriptor instead.
+func (*ListsRequest) Descriptor() ([]byte, []int) {
+	return file_roster_internal_v1_internal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListsRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type ListsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node that answered.
+	AnsweredBy string `protobuf:"bytes,1,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	// True when it lists the node with this id.
+	Listed bool `protobuf:"varint,2,opt,name=listed,proto3" json:"listed,omitempty"`
+	// alive, suspect, failed or left, when listed.
+	Status        string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListsResponse) Reset() {
+	*x = ListsResponse{}
+	mi := &file_roster_internal_v1_internal_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListsResponse) ProtoMessage() {}
+
+func (x *ListsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_roster_internal_v1_internal_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListsResponse.ProtoReflect.Descriptor instead.
+func (*ListsResponse) Descriptor() ([]byte, []int) {
+	return file_roster_internal_v1_internal_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListsResponse) GetAnsweredBy() string {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return ""
+}
+
+func (x *ListsResponse) GetListed() bool {
+	if x != nil {
+		return x.Listed
+	}
+	return false
+}
+
+func (x *ListsResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 var File_roster_internal_v1_internal_proto protoreflect.FileDescriptor
 
 const file_roster_internal_v1_internal_proto_rawDesc = "" +
@@ -529,10 +645,19 @@ const file_roster_internal_v1_internal_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12!\n" +
 	"\frequested_by\x18\x03 \x01(\tR\vrequestedBy\"\x0f\n" +
-	"\rLeaveResponse2\xb2\x01\n" +
+	"\rLeaveResponse\";\n" +
+	"\fListsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"`\n" +
+	"\rListsResponse\x12\x1f\n" +
+	"\vanswered_by\x18\x01 \x01(\tR\n" +
+	"answeredBy\x12\x16\n" +
+	"\x06listed\x18\x02 \x01(\bR\x06listed\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status2\x80\x02\n" +
 	"\bInternal\x12X\n" +
 	"\tIntroduce\x12$.roster.internal.v1.IntroduceRequest\x1a%.roster.internal.v1.IntroduceResponse\x12L\n" +
-	"\x05Leave\x12 .roster.internal.v1.LeaveRequest\x1a!.roster.internal.v1.LeaveResponseB+Z)github.com/rosterhq/roster/rpc/internalpbb\x06proto3"
+	"\x05Leave\x12 .roster.internal.v1.LeaveRequest\x1a!.roster.internal.v1.LeaveResponse\x12L\n" +
+	"\x05Lists\x12 .roster.internal.v1.ListsRequest\x1a!.roster.internal.v1.ListsResponseB+Z)github.com/rosterhq/roster/rpc/internalpbb\x06proto3"
 
 var (
 	file_roster_internal_v1_internal_proto_rawDescOnce sync.Once
@@ -546,7 +671,7 @@ func file_roster_internal_v1_internal_proto_rawDescGZIP() []byte {
 	return file_roster_internal_v1_internal_proto_rawDescData
 }
 
-var file_roster_internal_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_roster_internal_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_roster_internal_v1_internal_proto_goTypes = []any{
 	(*NodeInfo)(nil),              // 0: roster.internal.v1.NodeInfo
 	(*Member)(nil),                // 1: roster.internal.v1.Member
@@ -555,21 +680,25 @@ var file_roster_internal_v1_internal_proto_goTypes = []any{
 	(*IntroduceResponse)(nil),     // 4: roster.internal.v1.IntroduceResponse
 	(*LeaveRequest)(nil),          // 5: roster.internal.v1.LeaveRequest
 	(*LeaveResponse)(nil),         // 6: roster.internal.v1.LeaveResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*ListsRequest)(nil),          // 7: roster.internal.v1.ListsRequest
+	(*ListsResponse)(nil),         // 8: roster.internal.v1.ListsResponse
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_roster_internal_v1_internal_proto_depIdxs = []int32{
 	0, // 0: roster.internal.v1.Member.info:type_name -> roster.internal.v1.NodeInfo
-	7, // 1: roster.internal.v1.Member.since:type_name -> google.protobuf.Timestamp
-	7, // 2: roster.internal.v1.Tombstone.at:type_name -> google.protobuf.Timestamp
+	9, // 1: roster.internal.v1.Member.since:type_name -> google.protobuf.Timestamp
+	9, // 2: roster.internal.v1.Tombstone.at:type_name -> google.protobuf.Timestamp
 	1, // 3: roster.internal.v1.IntroduceRequest.node:type_name -> roster.internal.v1.Member
 	1, // 4: roster.internal.v1.IntroduceResponse.members:type_name -> roster.internal.v1.Member
 	2, // 5: roster.internal.v1.IntroduceResponse.unregistered:type_name -> roster.internal.v1.Tombstone
 	3, // 6: roster.internal.v1.Internal.Introduce:input_type -> roster.internal.v1.IntroduceRequest
 	5, // 7: roster.internal.v1.Internal.Leave:input_type -> roster.internal.v1.LeaveRequest
-	4, // 8: roster.internal.v1.Internal.Introduce:output_type -> roster.internal.v1.IntroduceResponse
-	6, // 9: roster.internal.v1.Internal.Leave:output_type -> roster.internal.v1.LeaveResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
+	7, // 8: roster.internal.v1.Internal.Lists:input_type -> roster.internal.v1.ListsRequest
+	4, // 9: roster.internal.v1.Internal.Introduce:output_type -> roster.internal.v1.IntroduceResponse
+	6, // 10: roster.internal.v1.Internal.Leave:output_type -> roster.internal.v1.LeaveResponse
+	8, // 11: roster.internal.v1.Internal.Lists:output_type -> roster.internal.v1.ListsResponse
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
 	6, // [6:6] is the sub-list for extension type_name
 	6, // [6:6] is the sub-list for extension extendee
 	0, // [0:6] is the sub-list for field type_name
@@ -586,7 +715,7 @@ func file_roster_internal_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_roster_internal_v1_internal_proto_rawDesc), len(file_roster_internal_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

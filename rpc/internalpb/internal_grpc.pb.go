@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Internal_Introduce_FullMethodName = "/roster.internal.v1.Internal/Introduce"
 	Internal_Leave_FullMethodName     = "/roster.internal.v1.Internal/Leave"
+	Internal_Lists_FullMethodName     = "/roster.internal.v1.Internal/Lists"
 )
 
 // InternalClient is the client API for Internal service.
@@ -40,6 +41,11 @@ type InternalClient interface {
 	// Leave tells this node that it was unregistered: it leaves the cluster
 	// and carries on standalone.
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
+	// Lists tells whether this node lists the given node, and with what
+	// status. A node that joined asks every other node this (register-node's
+	// "every node lists it" check), so that the admin CLI needs to reach only
+	// that one node.
+	Lists(ctx context.Context, in *ListsRequest, opts ...grpc.CallOption) (*ListsResponse, error)
 }
 
 type internalClient struct {
@@ -70,6 +76,16 @@ func (c *internalClient) Leave(ctx context.Context, in *LeaveRequest, opts ...gr
 	return out, nil
 }
 
+func (c *internalClient) Lists(ctx context.Context, in *ListsRequest, opts ...grpc.CallOption) (*ListsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListsResponse)
+	err := c.cc.Invoke(ctx, Internal_Lists_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -84,6 +100,11 @@ type InternalServer interface {
 	// Leave tells this node that it was unregistered: it leaves the cluster
 	// and carries on standalone.
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
+	// Lists tells whether this node lists the given node, and with what
+	// status. A node that joined asks every other node this (register-node's
+	// "every node lists it" check), so that the admin CLI needs to reach only
+	// that one node.
+	Lists(context.Context, *ListsRequest) (*ListsResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -99,6 +120,9 @@ func (UnimplementedInternalServer) Introduce(context.Context, *IntroduceRequest)
 }
 func (UnimplementedInternalServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Leave not implemented")
+}
+func (UnimplementedInternalServer) Lists(context.Context, *ListsRequest) (*ListsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Lists not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -157,6 +181,24 @@ func _Internal_Leave_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_Lists_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).Lists(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_Lists_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).Lists(ctx, req.(*ListsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -171,6 +213,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Leave",
 			Handler:    _Internal_Leave_Handler,
+		},
+		{
+			MethodName: "Lists",
+			Handler:    _Internal_Lists_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
