@@ -38,7 +38,7 @@ func TestPortProbeTellsTheNodesPorts(t *testing.T) {
 	}
 
 	ca := node.NewTestCA(t, "probe-ca")
-	secure := runNode(t, secureConfig(t, "secure", security{ca: ca}))
+	secure := runNode(t, secureConfig(t, "secure", security{ca: ca, key: newGossipKey(t)}))
 	trusted := &tls.Config{RootCAs: ca.Pool}
 	sp := &portprobe.Ports{Name: "secure", HTTP: secure.Config().HTTPPort, GRPC: secure.Config().Port, Internal: secure.Config().InternalPort}
 	for _, c := range []struct {
@@ -67,6 +67,7 @@ func TestPortProbeTellsTheNodesPorts(t *testing.T) {
 func TestPortProbeKeepsTheTokenOffPlainText(t *testing.T) {
 	cfg := testConfig(t, "guarded", t.TempDir())
 	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: testToken}
+	cfg.Cluster.EncryptionKey = newGossipKey(t)
 	n := runNode(t, cfg)
 	ctx := context.Background()
 	for _, addr := range []string{n.HTTPAddr(), n.GRPCAddr()} {
