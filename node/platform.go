@@ -21,6 +21,10 @@ const (
 	// drainWait bounds how long a stopping node waits for its clients to
 	// move before it leaves; they usually go within milliseconds.
 	drainWait = 2 * time.Second
+	// drainConfirmWait bounds how long a stopping node waits for its peers
+	// to take it out of placement before it asks its clients to move; they
+	// usually do within a few gossip rounds.
+	drainConfirmWait = 2 * time.Second
 	// membershipBuffer is the slack of the node's membership subscriptions.
 	membershipBuffer = 256
 )
@@ -140,39 +144,79 @@ func joinedIn(ev gossip.Event, names []string) []string {
 	return names
 }
 
-// updatePlacement hands the alive members to the placement.
+// updatePlacement hands the alive members to the placement, with their
+// tags, their gossiped client counts and whether they drain.
 func (n *Node) updatePlacement(cs *clientServices) {
 	members := n.cluster.Members()
 	alive := make([]rpc.Target, 0, len(members))
 	for _, m := range members {
 		if m.Status == gossip.StatusAlive {
-			alive = append(alive, rpc.Target{
+			t := rpc.Target{
 				Name: m.Name, Host: m.Info.ClientHost, GRPCPort: m.Info.GRPCPort, HTTPPort: m.Info.HTTPPort, Version: m.Info.Version,
-			})
+				Load: m.Info.Clients, Draining: m.Info.Draining,
+			}
+			if m.Info.NodeTags != "" {
+				t.Tags = m.Info.NodeTags.Map()
+			}
+			alive = append(alive, t)
 		}
 	}
 	cs.placement.Update(alive)
 }
 
-// drainClients asks every stream client to reconnect elsewhere and gives
-// them a bounded moment to go; then it ends the remaining client streams so
-// that the graceful stop of the gRPC server does not wait for them.
+// drainSeen tells a stopping peer's drain query whether this node has
+// taken it out of placement (gossip.Config.DrainSeen).
+func (n *Node) drainSeen(member string) bool {
+	cs := n.clients
+	return cs == nil || !cs.placement.Places(member)
+}
+
+// drainClients moves the node's clients away without sending any of them
+// back: the node stops placing clients on itself, gossips that it drains
+// and waits, bounded, until every peer has taken it out of placement; only
+// then does it ask every stream client to reconnect, and give them a
+// bounded moment to go. Then it ends the remaining client streams so that
+// the graceful stop of the gRPC server does not wait for them.
 func (n *Node) drainClients(ctx context.Context) {
 	cs := n.clients
 	if cs == nil {
 		return
 	}
-	wait := drainWait
+	wait, confirmWait := drainWait, drainConfirmWait
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)/4)
+		confirmWait = min(confirmWait, time.Until(d)/4)
 	}
 	start := time.Now()
+	cs.platform.Depart()
+	if n.cluster != nil {
+		n.awaitDrained(ctx, confirmWait)
+	}
 	left, closed := cs.platform.Drain(ctx, wait)
 	cs.cluster.Close()
 	if left+closed > 0 {
 		n.log.Info().Int("moved", left).Int("closed", closed).Dur("took", time.Since(start).Round(time.Millisecond)).
 			Msg("node: clients asked to reconnect to other nodes")
 	}
+}
+
+// awaitDrained gossips that the node drains and waits up to wait until its
+// peers have taken it out of placement.
+func (n *Node) awaitDrained(ctx context.Context, wait time.Duration) {
+	start := time.Now()
+	if err := n.cluster.SetDraining(true); err != nil {
+		n.log.Warn().Err(err).Msg("node: cannot gossip that this node drains; its clients may be sent back to it once")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, max(0, wait-time.Since(start)))
+	defer cancel()
+	confirmed, asked, err := n.cluster.AwaitDrained(ctx)
+	l := n.log.Info()
+	if err != nil || confirmed < asked {
+		l = n.log.Warn().AnErr("error", err)
+	}
+	l.Int("confirmed", confirmed).Int("peers", asked).Dur("took", time.Since(start).Round(time.Millisecond)).
+		Msg("node: peers took this node out of client placement")
 }
 
 // clusterView is the ClusterService's view of gossip membership.
