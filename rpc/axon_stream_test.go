@@ -18,7 +18,7 @@ import (
 // answers, as read from their public sources (the file names them).
 type connectorStream struct {
 	ClientIdentification json.RawMessage `json:"clientIdentification"`
-	OnRequestReconnect    struct {
+	OnRequestReconnect   struct {
 		Routing string `json:"routing"`
 	} `json:"onRequestReconnect"`
 	Steps []struct {
