@@ -81,11 +81,12 @@ type Config struct {
 	// Tombstones bounds the unregistered nodes remembered; zero values
 	// take DefaultTombstoneLimits'.
 	Tombstones TombstoneLimits
-	// DrainSeen, when set, reports whether this node no longer places
-	// clients on the named member; it answers a stopping peer's drain
-	// query (drain.go). Nil: the registry shows the member draining.
-	DrainSeen func(member string) bool
-	Logger    zerolog.Logger
+	// Places, when set, reports whether this node places clients on the
+	// named member; it answers peers' placement queries
+	// (placementquery.go). Nil: the registry shows the member alive and
+	// not draining.
+	Places func(member string) bool
+	Logger zerolog.Logger
 	// Registerer receives this package's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Limits bound what gossip input from the network can make the node
@@ -120,7 +121,7 @@ type Cluster struct {
 	// (Unix nanoseconds; from the data directory at start).
 	lastConnected atomic.Int64
 
-	infoMu sync.Mutex // held while info changes and is gossiped (drain.go)
+	infoMu sync.Mutex // held while info changes and is gossiped (placementquery.go)
 
 	mu      sync.Mutex
 	serf    *serf.Serf
@@ -480,8 +481,8 @@ func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
 				switch ev.Name {
 				case keyringQuery:
 					c.answerKeyring(ev)
-				case drainQuery:
-					c.answerDrain(ev, stop)
+				case placementQuery:
+					c.answerPlacement(ev, stop)
 				}
 			case serf.UserEvent:
 				if ev.Name == unregisterEvent {

@@ -168,7 +168,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Keys:          keys,
 		Introducer:    introducer{n: n},
 		Tombstones:    gossip.TombstoneLimits{TTL: n.cfg.Cluster.TombstoneTTL, Max: n.cfg.Cluster.TombstoneMax},
-		DrainSeen:     n.drainSeen,
+		Places:        n.places,
 		Logger:        n.log,
 		Registerer:    n.metrics,
 		Limits:        gossip.Limits{MaxStreams: n.cfg.Cluster.MaxGossipStreams, MaxNodes: n.cfg.Cluster.MaxGossipNodes},

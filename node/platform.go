@@ -25,6 +25,9 @@ const (
 	// to take it out of placement before it asks its clients to move; they
 	// usually do within a few gossip rounds.
 	drainConfirmWait = 2 * time.Second
+	// rebalanceWait bounds how long a node waits for its peers to place
+	// clients on a node that joined before it sends it some.
+	rebalanceWait = 2 * time.Second
 	// membershipBuffer is the slack of the node's membership subscriptions.
 	membershipBuffer = 256
 )
@@ -117,8 +120,9 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 			n.updatePlacement(cs)
 			if n.cfg.Cluster.Rebalance {
 				for _, name := range joined {
-					if asked := cs.platform.Rebalance(name); asked > 0 {
-						n.log.Info().Str("member", name).Int("clients", asked).Msg("node: rebalancing: clients asked to reconnect to the joined node")
+					if cs.platform.WouldRebalance(name) > 0 {
+						n.bg.Add(1)
+						go n.rebalance(cs, name)
 					}
 				}
 			}
@@ -134,6 +138,36 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 			}
 		}
 	}
+}
+
+// rebalance asks the clients placement now puts on joined to reconnect,
+// once every peer places clients on it too (bounded by rebalanceWait):
+// a client may ask any node where to go, and one that has not heard of
+// the join yet would send it back.
+func (n *Node) rebalance(cs *clientServices, joined string) {
+	defer n.bg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), rebalanceWait)
+	defer cancel()
+	go func() {
+		select {
+		case <-n.bgStop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	start := time.Now()
+	confirmed, peers, err := n.cluster.AwaitPlaced(ctx, joined)
+	if n.stopping.Load() {
+		return
+	}
+	asked := cs.platform.Rebalance(joined)
+	l := n.log.Info()
+	if err != nil || confirmed < peers {
+		l = n.log.Warn().AnErr("error", err)
+	}
+	l.Str("member", joined).Int("clients", asked).Int("confirmed", confirmed).Int("peers", peers).
+		Dur("waited", time.Since(start).Round(time.Millisecond)).
+		Msg("node: rebalancing: clients asked to reconnect to the joined node")
 }
 
 // joinedIn appends the member that ev says joined to names.
@@ -164,11 +198,11 @@ func (n *Node) updatePlacement(cs *clientServices) {
 	cs.placement.Update(alive)
 }
 
-// drainSeen tells a stopping peer's drain query whether this node has
-// taken it out of placement (gossip.Config.DrainSeen).
-func (n *Node) drainSeen(member string) bool {
+// places answers peers' placement queries: whether this node places
+// clients on member (gossip.Config.Places).
+func (n *Node) places(member string) bool {
 	cs := n.clients
-	return cs == nil || !cs.placement.Places(member)
+	return cs != nil && cs.placement.Places(member)
 }
 
 // drainClients moves the node's clients away without sending any of them

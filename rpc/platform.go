@@ -351,7 +351,12 @@ func (s *PlatformServer) remove(ps *platformStream) {
 // clients whose best tag match includes it comes from every node, and no
 // other client moves. Loads are left out: they would send it all of them.
 // It returns how many were asked.
-func (s *PlatformServer) Rebalance(joined string) int {
+func (s *PlatformServer) Rebalance(joined string) int { return s.rebalance(joined, true) }
+
+// WouldRebalance is how many clients Rebalance would ask now.
+func (s *PlatformServer) WouldRebalance(joined string) int { return s.rebalance(joined, false) }
+
+func (s *PlatformServer) rebalance(joined string, ask bool) int {
 	if joined == s.opts.Self.Name || s.departing.Load() {
 		return 0
 	}
@@ -363,7 +368,9 @@ func (s *PlatformServer) Rebalance(joined string) int {
 			continue
 		}
 		if p := s.opts.Placement.pick(ps.key, ps.tags, "", "", false); p != nil && p.name == joined {
-			ps.askReconnect()
+			if ask {
+				ps.askReconnect()
+			}
 			n++
 		}
 	}
