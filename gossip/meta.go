@@ -33,6 +33,10 @@ type NodeInfo struct {
 	// Draining is set while the node stops: peers stop placing clients on
 	// it before it asks its own clients to move.
 	Draining bool `json:"draining,omitempty"`
+	// Boot is new every time the node process starts: a node killed and
+	// started again faster than failure detection shows no other change,
+	// yet its clients went elsewhere and should come back.
+	Boot string `json:"boot,omitempty"`
 }
 
 // Tag keys are one letter to keep metadata small: the same bytes ride on
@@ -47,6 +51,7 @@ const (
 	tagVersion      = "v"
 	tagClients      = "c" // omitted when zero
 	tagDraining     = "d" // "1" while the node stops; omitted otherwise
+	tagBoot         = "b" // omitted when empty
 	// tagNodeTag prefixes each placement tag's name: "#region" = "eu".
 	tagNodeTag = "#"
 )
@@ -63,6 +68,7 @@ var tagLabels = map[string]string{
 	tagInternalPort: "axoniq.axonserver.internal-port",
 	tagClients:      "client count",
 	tagDraining:     "draining flag",
+	tagBoot:         "boot id",
 }
 
 // label names a metadata key by the property that sets it.
@@ -91,6 +97,9 @@ func (i NodeInfo) Tags() map[string]string {
 	}
 	if i.Draining {
 		t[tagDraining] = "1"
+	}
+	if i.Boot != "" {
+		t[tagBoot] = i.Boot
 	}
 	for name, value := range i.NodeTags.Map() {
 		t[tagNodeTag+name] = value
@@ -126,6 +135,7 @@ func DecodeTags(t map[string]string) (NodeInfo, error) {
 		i.InternalHost = i.ClientHost
 	}
 	i.Version = t[tagVersion]
+	i.Boot = t[tagBoot]
 	i.GRPCPort = port(tagGRPCPort)
 	i.HTTPPort = port(tagHTTPPort)
 	i.InternalPort = port(tagInternalPort)

@@ -17,7 +17,7 @@ func TestTagsRoundTrip(t *testing.T) {
 		{ID: "ab", ClientHost: "10.0.0.1", GRPCPort: 1, HTTPPort: 2, InternalHost: "10.0.0.1", InternalPort: 3, Version: "x", Clients: 42},
 		// Placement tags and the draining flag.
 		{ID: "cd", ClientHost: "n3", GRPCPort: 1, HTTPPort: 2, InternalHost: "n3", InternalPort: 3, Version: "x",
-			NodeTags: mustTagSet(t, map[string]string{"region": "eu-west", "zone": "b", "Tier": ""}), Draining: true},
+			NodeTags: mustTagSet(t, map[string]string{"region": "eu-west", "zone": "b", "Tier": ""}), Draining: true, Boot: "lq3x9k2a"},
 	}
 	for _, in := range cases {
 		out, err := DecodeTags(in.Tags())

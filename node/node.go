@@ -157,6 +157,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			InternalPort: n.cfg.InternalPort,
 			Version:      Version,
 			NodeTags:     tags,
+			Boot:         strconv.FormatInt(time.Now().UnixNano(), 36),
 		},
 		DataDir:       n.cfg.ControlDBPath,
 		Profile:       profile,

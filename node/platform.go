@@ -78,11 +78,12 @@ func (n *Node) startClientServices() error {
 }
 
 // followMembership keeps the placement current, asks clients to move to a
-// node that joins (axoniq.axonserver.cluster.rebalance), and gossips the
-// client count at most every clientsGossipInterval.
+// node that becomes alive (axoniq.axonserver.cluster.rebalance), and
+// gossips the client count at most every clientsGossipInterval.
 func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, cancel func()) {
 	defer n.bg.Done()
 	defer func() { cancel() }()
+	alive := aliveMembers(n.cluster.Members())
 	publish := time.NewTimer(time.Hour)
 	publish.Stop()
 	defer publish.Stop()
@@ -97,12 +98,13 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 				// Fell behind: subscribe again and rebuild from the full list.
 				cancel()
 				events, cancel = n.cluster.Subscribe(membershipBuffer)
+				alive = aliveMembers(n.cluster.Members())
 				n.updatePlacement(cs)
 				continue
 			}
 			// A node that joins hears of every member at once: one
 			// placement for the whole burst, not one per member.
-			joined := joinedIn(ev, nil)
+			joined := cameAlive(ev, alive, nil)
 		burst:
 			for {
 				select {
@@ -112,7 +114,7 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 						events, cancel = n.cluster.Subscribe(membershipBuffer)
 						break burst
 					}
-					joined = joinedIn(more, joined)
+					joined = cameAlive(more, alive, joined)
 				default:
 					break burst
 				}
@@ -170,11 +172,32 @@ func (n *Node) rebalance(cs *clientServices, joined string) {
 		Msg("node: rebalancing: clients asked to reconnect to the joined node")
 }
 
-// joinedIn appends the member that ev says joined to names.
-func joinedIn(ev gossip.Event, names []string) []string {
-	if ev.Type == gossip.EventJoin {
-		names = append(names, ev.Member.Name)
+// aliveMembers maps the alive members' names to their boot ids.
+func aliveMembers(members []gossip.Member) map[string]string {
+	out := map[string]string{}
+	for _, m := range members {
+		if m.Status == gossip.StatusAlive {
+			out[m.Name] = m.Info.Boot
+		}
 	}
+	return out
+}
+
+// cameAlive records ev in alive and appends to names the member it shows
+// becoming alive: one that joined, and also one that was suspect, or was
+// started again (a node killed and restarted faster than failure
+// detection joins no more, yet its clients went to other nodes and should
+// come back).
+func cameAlive(ev gossip.Event, alive map[string]string, names []string) []string {
+	m := ev.Member
+	if m.Status != gossip.StatusAlive || ev.Type == gossip.EventRemove {
+		delete(alive, m.Name)
+		return names
+	}
+	if boot, was := alive[m.Name]; !was || boot != m.Info.Boot {
+		names = append(names, m.Name)
+	}
+	alive[m.Name] = m.Info.Boot
 	return names
 }
 
