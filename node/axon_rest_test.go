@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/rosterhq/roster/node"
+	"github.com/rosterhq/roster/rpc/controlpb"
 )
 
 // cliRequest is one request of testdata/axon/cli-requests.json (what
@@ -166,4 +174,16 @@ func TestAxonRESTViewsOfARealNode(t *testing.T) {
 	status, _, pub := get("/v1/public")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, map[string]any{"region": "eu"}, pub[0].(map[string]any)["tags"])
+}
+
+// TestClientPortErrorsCarryTheAxonCode: a refused gRPC call carries its
+// Axon code in the AxonIQ-ErrorCode trailer, as from Axon Server.
+func TestClientPortErrorsCarryTheAxonCode(t *testing.T) {
+	cfg := testConfig(t, "n1", t.TempDir())
+	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: "t0ken"}
+	n := runNode(t, cfg)
+	var md metadata.MD
+	_, err := platformClient(t, n).GetPlatformServer(context.Background(), &controlpb.ClientIdentification{ClientId: "x"}, grpc.Trailer(&md))
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	require.Equal(t, []string{"AXONIQ-1000"}, md.Get("AxonIQ-ErrorCode"))
 }
