@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -38,13 +39,16 @@ type clientServices struct {
 	platform  *rpc.PlatformServer
 	cluster   *rpc.ClusterServer
 	counted   chan struct{} // capacity 1: the client count changed
+
+	rebalanceMu sync.Mutex
+	rebalancing map[string]bool // members a rebalance is waiting for
 }
 
 // startClientServices registers the platform and cluster services on the
 // client gRPC server and follows membership: placement, rebalancing and
 // the gossiped client count.
 func (n *Node) startClientServices() error {
-	cs := &clientServices{placement: rpc.NewPlacement(), counted: make(chan struct{}, 1)}
+	cs := &clientServices{placement: rpc.NewPlacement(), counted: make(chan struct{}, 1), rebalancing: map[string]bool{}}
 	platform, err := rpc.NewPlatformServer(rpc.PlatformOptions{
 		Self: rpc.Target{
 			Name: n.cfg.Name, Host: n.cfg.ClientHost, GRPCPort: n.cfg.Port, HTTPPort: n.cfg.HTTPPort, Version: Version,
@@ -122,7 +126,7 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 			n.updatePlacement(cs)
 			if n.cfg.Cluster.Rebalance {
 				for _, name := range joined {
-					if cs.platform.WouldRebalance(name) > 0 {
+					if cs.platform.WouldRebalance(name) > 0 && cs.startRebalance(name) {
 						n.bg.Add(1)
 						go n.rebalance(cs, name)
 					}
@@ -148,6 +152,7 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 // the join yet would send it back.
 func (n *Node) rebalance(cs *clientServices, joined string) {
 	defer n.bg.Done()
+	defer cs.endRebalance(joined)
 	ctx, cancel := context.WithTimeout(context.Background(), rebalanceWait)
 	defer cancel()
 	go func() {
@@ -170,6 +175,24 @@ func (n *Node) rebalance(cs *clientServices, joined string) {
 	l.Str("member", joined).Int("clients", asked).Int("confirmed", confirmed).Int("peers", peers).
 		Dur("waited", time.Since(start).Round(time.Millisecond)).
 		Msg("node: rebalancing: clients asked to reconnect to the joined node")
+}
+
+// startRebalance claims the rebalance to member; false when one is already
+// waiting for it (it will ask every client placed there by then).
+func (cs *clientServices) startRebalance(member string) bool {
+	cs.rebalanceMu.Lock()
+	defer cs.rebalanceMu.Unlock()
+	if cs.rebalancing[member] {
+		return false
+	}
+	cs.rebalancing[member] = true
+	return true
+}
+
+func (cs *clientServices) endRebalance(member string) {
+	cs.rebalanceMu.Lock()
+	defer cs.rebalanceMu.Unlock()
+	delete(cs.rebalancing, member)
 }
 
 // aliveMembers maps the alive members' names to their boot ids.
