@@ -181,6 +181,7 @@ func TestAxonRESTViewsOfARealNode(t *testing.T) {
 func TestClientPortErrorsCarryTheAxonCode(t *testing.T) {
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: "t0ken"}
+	cfg.Cluster.EncryptionKey = newGossipKey(t) // required with access control
 	n := runNode(t, cfg)
 	var md metadata.MD
 	_, err := platformClient(t, n).GetPlatformServer(context.Background(), &controlpb.ClientIdentification{ClientId: "x"}, grpc.Trailer(&md))
