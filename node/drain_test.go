@@ -124,7 +124,7 @@ func TestStopMovesEachClientOnceAndNeverBack(t *testing.T) {
 		}
 		return true
 	}
-	if !waitUntil(30*time.Second, settled) {
+	if !waitUntil(60*time.Second, settled) {
 		for id, c := range clients {
 			reg, cur := c.Registered()
 			t.Logf("%s: %v now %q, placed on %s", id, reg, cur, before[id])
@@ -144,7 +144,7 @@ func TestStopMovesEachClientOnceAndNeverBack(t *testing.T) {
 	}
 
 	stop(nodes[1])
-	eventually(t, 20*time.Second, "n2's clients registered elsewhere", func() bool {
+	eventually(t, 40*time.Second, "n2's clients registered elsewhere", func() bool {
 		for id, c := range clients {
 			reg, cur := c.Registered()
 			if before[id] == "n2" && (len(reg) <= mark[id] || cur == "" || cur == "n2") {
