@@ -50,8 +50,9 @@ func TestClientServerErrors(t *testing.T) {
 	err := c.Join(ctx, JoinRequest{InternalHostName: "n1"})
 	var e *Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, &Error{Status: http.StatusNotAcceptable, Code: CodeAlreadyMember,
-		Message: "node n2 is already a member of the cluster"}, e)
+	no := false
+	assert.Equal(t, &Error{Status: http.StatusConflict, Code: CodeAlreadyMember,
+		Message: "node n2 is already a member of the cluster", Success: &no}, e)
 	assert.Equal(t, "AXONIQ-2306: node n2 is already a member of the cluster", err.Error())
 
 	err = c.Unregister(ctx, "zz")

@@ -22,17 +22,24 @@ const (
 	CodeInternal         = "AXONIQ-0001" // Axon's OTHER: an unexpected server error
 )
 
-// statusOf maps each code to its HTTP status.
+// ErrorCodeHeader names the Axon code of every error response, as Axon
+// Server sets it.
+const ErrorCodeHeader = "AxonIQ-ErrorCode"
+
+// statusOf maps each code to its HTTP status: Axon Server's (its
+// ErrorCode enum), except already-a-member, which is what Axon Server EE's
+// POST /v1/cluster answers for it (409 Conflict, before its 406 code is
+// ever reached).
 var statusOf = map[string]int{
 	CodeAuthTokenMissing: http.StatusForbidden,
 	CodeInvalidToken:     http.StatusForbidden,
 	CodeNoSuchNode:       http.StatusNotFound,
-	CodeAlreadyMember:    http.StatusNotAcceptable,
+	CodeAlreadyMember:    http.StatusConflict,
 	CodeCannotRemoveLast: http.StatusNotAcceptable,
 	CodeSameNodeName:     http.StatusBadRequest,
 	CodeUnknownHost:      http.StatusBadRequest,
 	CodeCannotJoin:       http.StatusBadRequest,
-	CodeNotAMember:       http.StatusBadRequest,
+	CodeNotAMember:       http.StatusForbidden,
 	CodeInvalidValue:     http.StatusBadRequest,
 	CodeUnsupported:      http.StatusBadRequest,
 	CodeInternal:         http.StatusInternalServerError,
@@ -40,11 +47,14 @@ var statusOf = map[string]int{
 
 // Error is the JSON body of every error response: {"code": "...", "message": "..."}.
 // It is also the error type the node returns to the API, so a code chosen deep
-// in the node reaches the client unchanged.
+// in the node reaches the client unchanged. Errors of joining (POST
+// /v1/cluster) also carry "success": false, the shape of Axon Server EE's
+// answers there.
 type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code" doc:"Axon Server error code, e.g. AXONIQ-2500."`
 	Message string `json:"message" doc:"What went wrong, in words."`
+	Success *bool  `json:"success,omitempty" doc:"False; only on errors of POST /v1/cluster, as Axon Server EE's RestResponse."`
 }
 
 // Errorf builds an Error with the status that belongs to code.
@@ -65,6 +75,15 @@ func (e *Error) Error() string {
 
 // GetStatus lets huma use the error as the response status.
 func (e *Error) GetStatus() int { return e.Status }
+
+// asJoinFailure is e in the shape of Axon Server EE's join answers:
+// success false besides the code and message.
+func (e *Error) asJoinFailure() *Error {
+	c := *withStatus(e)
+	no := false
+	c.Success = &no
+	return &c
+}
 
 // AsError finds an *Error in err's chain; other errors become CodeInternal.
 func AsError(err error) *Error {

@@ -137,6 +137,15 @@ func withStatus(e *Error) *Error {
 	return &c
 }
 
+// errorCodeHeader sets the AxonIQ-ErrorCode header on every error huma
+// writes (a huma transformer: it runs before the status is written).
+func errorCodeHeader(ctx huma.Context, _ string, v any) (any, error) {
+	if e, ok := v.(*Error); ok && e.Code != "" {
+		ctx.SetHeader(ErrorCodeHeader, e.Code)
+	}
+	return v, nil
+}
+
 // writeError writes e as the JSON error body, for responses written outside
 // huma (access control, unknown routes, the OpenAPI document).
 func writeError(w http.ResponseWriter, e *Error) {
@@ -148,6 +157,7 @@ func writeError(w http.ResponseWriter, e *Error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set(ErrorCodeHeader, e.Code)
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(append(body, '\n'))
 }

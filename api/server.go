@@ -124,6 +124,7 @@ func humaConfig(opts ServerOptions) huma.Config {
 		SchemasPath:   "",
 		Formats:       huma.DefaultFormats,
 		DefaultFormat: "application/json",
+		Transformers:  []huma.Transformer{errorCodeHeader},
 	}
 }
 
@@ -154,10 +155,16 @@ type (
 	nodesOutput struct{ Body []Node }
 	meOutput    struct{ Body Me }
 	joinInput   struct{ Body JoinRequest }
+	joinOutput  struct{ Body JoinResponse }
 	nameInput   struct {
 		Name string `path:"name" doc:"Name of the node to unregister."`
 	}
-	healthOutput struct {
+	nodeInput struct {
+		Name string `path:"name" doc:"Name of the node."`
+	}
+	clusterNodesOutput struct{ Body []ClusterNode }
+	clusterNodeOutput  struct{ Body ClusterNode }
+	healthOutput       struct {
 		Status int
 		Body   Health
 	}
@@ -199,19 +206,44 @@ func (s *server) register(a huma.API, protected bool) {
 	}, s.me)
 
 	huma.Register(a, huma.Operation{
-		OperationID:   "joinCluster",
-		Method:        http.MethodPost,
-		Path:          "/v1/cluster",
-		Summary:       "Join the cluster through another node",
-		Description:   "This node joins the cluster of the node at internalHostName:internalGrpcPort. Answers 202 with an empty body once this node holds the full member list.",
+		OperationID: "joinCluster",
+		Method:      http.MethodPost,
+		Path:        "/v1/cluster",
+		Summary:     "Join the cluster through another node",
+		Description: "This node joins the cluster of the node at internalHostName:internalGrpcPort. Answers 202 with Axon Server EE's " +
+			`{"success": true, "message": "` + JoinAccepted + `"} once this node holds the full member list. ` +
+			"The other properties of Axon's ClusterNode that Axon's CLI sends are accepted and ignored. " +
+			"A node that is already a member of a cluster of more than one node gets 409 (AXONIQ-2306), as from Axon Server EE. " +
+			`Errors of the join itself carry "success": false besides the code and message.`,
 		Tags:          []string{TagCluster},
 		DefaultStatus: http.StatusAccepted,
 		// huma rejects a body whose length reaches MaxBodyBytes, so one more
 		// byte makes exactly 1 MiB the largest accepted.
 		MaxBodyBytes: maxBodyBytes + 1,
-		Errors:       errs(http.StatusBadRequest, http.StatusNotAcceptable),
+		Errors:       errs(http.StatusBadRequest, http.StatusConflict),
 		Security:     security,
 	}, s.join)
+
+	huma.Register(a, huma.Operation{
+		OperationID: "listClusterNodes",
+		Method:      http.MethodGet,
+		Path:        "/v1/cluster",
+		Summary:     "List the nodes of the cluster (Axon Server EE)",
+		Description: "Every registered node, sorted by name, as Axon Server EE lists them here (internalGrpcPort, tags), with roster's fields besides.",
+		Tags:        []string{TagCluster},
+		Errors:      errs(),
+		Security:    security,
+	}, s.clusterNodes)
+
+	huma.Register(a, huma.Operation{
+		OperationID: "getClusterNode",
+		Method:      http.MethodGet,
+		Path:        "/v1/cluster/{name}",
+		Summary:     "Describe one node of the cluster (Axon Server EE)",
+		Tags:        []string{TagCluster},
+		Errors:      errs(http.StatusNotFound),
+		Security:    security,
+	}, s.clusterNode)
 
 	huma.Register(a, huma.Operation{
 		OperationID: "deleteNode",
@@ -271,9 +303,34 @@ func (s *server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 	return &meOutput{Body: s.backend.Me(ctx)}, nil
 }
 
+func toClusterNode(n Node) ClusterNode {
+	if n.Tags == nil {
+		n.Tags = map[string]string{}
+	}
+	return ClusterNode{Node: n, InternalGrpcPort: n.GrpcInternalPort}
+}
+
+func (s *server) clusterNodes(ctx context.Context, _ *struct{}) (*clusterNodesOutput, error) {
+	nodes := s.backend.Nodes(ctx)
+	out := make([]ClusterNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = toClusterNode(n)
+	}
+	return &clusterNodesOutput{Body: out}, nil
+}
+
+func (s *server) clusterNode(ctx context.Context, in *nodeInput) (*clusterNodeOutput, error) {
+	for _, n := range s.backend.Nodes(ctx) {
+		if n.Name == in.Name {
+			return &clusterNodeOutput{Body: toClusterNode(n)}, nil
+		}
+	}
+	return nil, Errorf(CodeNoSuchNode, "node %s not found", in.Name)
+}
+
 // join validates what huma's schema cannot (the host name) before the
 // backend sees anything, so bad input changes nothing.
-func (s *server) join(ctx context.Context, in *joinInput) (*struct{}, error) {
+func (s *server) join(ctx context.Context, in *joinInput) (*joinOutput, error) {
 	host, err := checkHost(in.Body.InternalHostName)
 	if err != nil {
 		return nil, Errorf(CodeInvalidValue, "body.internalHostName: %q: %v", in.Body.InternalHostName, err)
@@ -283,9 +340,9 @@ func (s *server) join(ctx context.Context, in *joinInput) (*struct{}, error) {
 		return nil, Errorf(CodeInvalidValue, "body.internalGrpcPort: %d is not a port (1-65535)", port)
 	}
 	if err := s.backend.Join(ctx, host, port); err != nil {
-		return nil, withStatus(AsError(err))
+		return nil, AsError(err).asJoinFailure()
 	}
-	return &struct{}{}, nil
+	return &joinOutput{Body: JoinResponse{Success: true, Message: JoinAccepted}}, nil
 }
 
 func (s *server) unregister(ctx context.Context, in *nameInput) (*struct{}, error) {

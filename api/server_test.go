@@ -136,21 +136,38 @@ func call(t *testing.T, srv *httptest.Server, method, path, body string, headers
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// requireError checks an error response: status, our exact shape, the code,
-// and that the message contains each of parts.
+// requireError checks an error response: status, our exact shape, the code
+// in the body and in the AxonIQ-ErrorCode header, and that the message
+// contains each of parts.
 func requireError(t *testing.T, r response, status int, code string, parts ...string) {
+	t.Helper()
+	m := checkError(t, r, status, code, parts...)
+	assert.Len(t, m, 2, "error body has exactly code and message: %s", r.body)
+}
+
+// requireJoinError is requireError for the errors of joining, which carry
+// "success": false as Axon Server EE's answers do.
+func requireJoinError(t *testing.T, r response, status int, code string, parts ...string) {
+	t.Helper()
+	m := checkError(t, r, status, code, parts...)
+	assert.Len(t, m, 3, "error body has exactly code, message and success: %s", r.body)
+	assert.Equal(t, false, m["success"], "body: %s", r.body)
+}
+
+func checkError(t *testing.T, r response, status int, code string, parts ...string) map[string]any {
 	t.Helper()
 	require.Equal(t, status, r.status, "body: %s", r.body)
 	assert.Contains(t, r.header.Get("Content-Type"), "application/json")
+	assert.Equal(t, code, r.header.Get("AxonIQ-ErrorCode"), "the code in Axon's header")
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
-	assert.Len(t, m, 2, "error body has exactly code and message: %s", r.body)
 	assert.Equal(t, code, m["code"], "body: %s", r.body)
 	msg, _ := m["message"].(string)
 	assert.NotEmpty(t, msg)
 	for _, p := range parts {
 		assert.Contains(t, msg, p)
 	}
+	return m
 }
 
 func keys(m map[string]any) []string {
@@ -217,11 +234,11 @@ func TestPublicMe(t *testing.T) {
 }
 
 func TestJoin(t *testing.T) {
-	t.Run("accepted with empty body", func(t *testing.T) {
+	t.Run("accepted with Axon's answer", func(t *testing.T) {
 		f := newFakeBackend()
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n2.internal","internalGrpcPort":9224}`)
 		require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
-		assert.Empty(t, strings.TrimSpace(string(r.body)))
+		assert.JSONEq(t, `{"success": true, "message": "Accepted join request, may take a while to process"}`, string(r.body))
 		assert.Equal(t, []string{"n2.internal:9224"}, f.joinCalls())
 	})
 	t.Run("port defaults to 8224", func(t *testing.T) {
@@ -243,19 +260,19 @@ func TestJoin(t *testing.T) {
 		f := newFakeBackend()
 		f.joinErr = Errorf(CodeAlreadyMember, "node n2 is already a member of the cluster")
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n1"}`)
-		requireError(t, r, http.StatusNotAcceptable, CodeAlreadyMember, "node n2 is already a member of the cluster")
+		requireJoinError(t, r, http.StatusConflict, CodeAlreadyMember, "node n2 is already a member of the cluster")
 	})
 	t.Run("wrapped backend error keeps its code", func(t *testing.T) {
 		f := newFakeBackend()
 		f.joinErr = wrapErr{Errorf(CodeSameNodeName, "a node named n1 is already in the cluster")}
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n1"}`)
-		requireError(t, r, http.StatusBadRequest, CodeSameNodeName, "already in the cluster")
+		requireJoinError(t, r, http.StatusBadRequest, CodeSameNodeName, "already in the cluster")
 	})
 	t.Run("plain backend error is AXONIQ-0001 500", func(t *testing.T) {
 		f := newFakeBackend()
 		f.joinErr = io.ErrUnexpectedEOF
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n1"}`)
-		requireError(t, r, http.StatusInternalServerError, CodeInternal, "unexpected EOF")
+		requireJoinError(t, r, http.StatusInternalServerError, CodeInternal, "unexpected EOF")
 	})
 }
 
@@ -517,7 +534,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		Properties map[string]any `json:"properties"`
 	}
 	require.NoError(t, json.Unmarshal(doc.Components.Schemas["Error"], &errSchema))
-	assert.Equal(t, []string{"code", "message"}, keys(errSchema.Properties))
+	assert.Equal(t, []string{"code", "message", "success"}, keys(errSchema.Properties))
 
 	// huma's variants stay available next to it (springdoc serves .yaml too).
 	r = call(t, srv, http.MethodGet, OpenAPIPath+".yaml", "")
@@ -543,7 +560,7 @@ func TestErrorWithoutStatusGetsItsCodesStatus(t *testing.T) {
 	f := newFakeBackend()
 	f.joinErr = &Error{Code: CodeCannotJoin, Message: "no answer from n9:8224"}
 	r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n9"}`)
-	requireError(t, r, http.StatusBadRequest, CodeCannotJoin, "no answer")
+	requireJoinError(t, r, http.StatusBadRequest, CodeCannotJoin, "no answer")
 
 	deny := func(*http.Request) *Error { return &Error{Code: CodeInvalidToken, Message: "invalid token"} }
 	r = call(t, testServer(t, newFakeBackend(), func(o *ServerOptions) { o.AccessControl = deny }), http.MethodGet, "/v1/public", "")

@@ -22,6 +22,7 @@ var loadgenImage = envOr("ROSTER_E2E_LOADGEN_IMAGE", "roster-loadgen:e2e")
 // fleetClient is one loadgen client as its /state reports it.
 type fleetClient struct {
 	ID       string  `json:"id"`
+	Kind     string  `json:"kind"` // go, or axon: behaves as AxonIQ's connector and makes no calls
 	Server   string  `json:"server"`
 	Address  string  `json:"address"`
 	Calls    int     `json:"calls"`
@@ -53,15 +54,16 @@ func buildLoadgen(t testing.TB) {
 	mustDocker(t, "build", "-q", "-t", loadgenImage, ctx)
 }
 
-// startFleet runs n clients seeded with every node's advertised address.
-func (tb *testbed) startFleet(t testing.TB, n int) string {
+// startFleet runs n Go clients and axon connector-like ones, seeded with
+// every node's advertised address.
+func (tb *testbed) startFleet(t testing.TB, n, axon int) string {
 	var seeds []string
 	for _, h := range tb.hosts {
 		seeds = append(seeds, h.name+"."+domain+":8124")
 	}
 	ip := tb.subnet + ".100"
 	mustDocker(t, "run", "-d", "--name", prefix+"-loadgen", "--network", tb.network, "--ip", ip, loadgenImage,
-		"-seeds", strings.Join(seeds, ","), "-clients", fmt.Sprint(n), "-interval", "20ms")
+		"-seeds", strings.Join(seeds, ","), "-clients", fmt.Sprint(n), "-axon-clients", fmt.Sprint(axon), "-interval", "20ms")
 	return "http://" + ip + ":9000"
 }
 
@@ -90,10 +92,14 @@ func resetFleet(t testing.TB, url string) {
 	}
 }
 
-// fleetSummary adds up a phase: calls, failures, longest gap per client.
+// fleetSummary adds up a phase of the clients that call: calls, failures,
+// longest gap per client.
 func fleetSummary(cs []fleetClient) (calls, failures int, worstGap, medianGap float64, lastErr string) {
 	var gaps []float64
 	for _, c := range cs {
+		if c.Kind == "axon" {
+			continue
+		}
 		calls += c.Calls
 		failures += c.Failures
 		gaps = append(gaps, c.MaxGapMS)

@@ -48,15 +48,15 @@ func TestReliability(t *testing.T) {
 
 	var fleet string
 	t.Run("clients told nodeN.roster.test:8124", func(t *testing.T) {
-		fleet = tb.startFleet(t, 50)
+		fleet = tb.startFleet(t, 50, axonClients)
 		var cs []fleetClient
-		waitFor(t, time.Minute, "50 clients connected and calling", func() bool {
+		waitFor(t, time.Minute, "50 clients connected and calling, 20 connector-like connected", func() bool {
 			cs = fleetState(t, fleet)
-			if len(cs) != 50 {
+			if len(cs) != 50+axonClients {
 				return false
 			}
 			for _, c := range cs {
-				if c.Server == "" || c.Calls == 0 {
+				if c.Server == "" || c.Kind == "go" && c.Calls == 0 {
 					return false
 				}
 			}
@@ -67,7 +67,9 @@ func TestReliability(t *testing.T) {
 			if c.Address != c.Server+"."+domain+":8124" {
 				t.Fatalf("client %s was sent to %q, want %s.%s:8124", c.ID, c.Address, c.Server, domain)
 			}
-			perNode[c.Server]++
+			if c.Kind == "go" {
+				perNode[c.Server]++
+			}
 		}
 		var spread []string
 		for _, h := range all {
@@ -76,8 +78,8 @@ func TestReliability(t *testing.T) {
 				t.Errorf("no client placed on %s", h.name)
 			}
 		}
-		res.add(t, "clients", "50 Go clients (rpc/client) in a container, seeded with nodeN.roster.test:8124",
-			fmt.Sprintf("each told its node's advertised name and connected to it; spread %s", strings.Join(spread, ", ")))
+		res.add(t, "clients", fmt.Sprintf("50 Go clients (rpc/client) and %d that behave as AxonIQ's connector, in a container, seeded with nodeN.roster.test:8124", axonClients),
+			fmt.Sprintf("each told its node's advertised name and connected to it; Go clients' spread %s", strings.Join(spread, ", ")))
 	})
 
 	t.Run("docker kill, docker start", func(t *testing.T) {
@@ -171,9 +173,11 @@ func TestReliability(t *testing.T) {
 
 	t.Run("SIGTERM", func(t *testing.T) {
 		victim := all[1]
+		before := waitFleetPlaced(t, fleet, n1)
 		resetFleet(t, fleet)
+		before = fleetState(t, fleet)
 		var onVictim []string
-		for _, c := range fleetState(t, fleet) {
+		for _, c := range before {
 			if c.Server == victim.name {
 				onVictim = append(onVictim, c.ID)
 			}
@@ -191,52 +195,98 @@ func TestReliability(t *testing.T) {
 				leftAt = n.Since
 			}
 		}
-		movedFirst := 0
-		for _, c := range fleetState(t, fleet) {
-			for _, id := range onVictim {
-				if c.ID != id {
-					continue
+		var after []fleetClient
+		waitFor(t, 30*time.Second, "clients off "+victim.name, func() bool {
+			after = fleetState(t, fleet)
+			for _, c := range after {
+				if c.Server == victim.name {
+					return false
 				}
-				for _, m := range c.Moves {
-					if m.From == victim.name && !m.At.After(leftAt) {
-						movedFirst++
-						break
-					}
+			}
+			return true
+		})
+		moved := checkStopMoves(t, victim.name, before, after)
+		movedFirst, goOnVictim := 0, 0
+		for _, c := range after {
+			if c.Kind != "go" || !contains(onVictim, c.ID) {
+				continue
+			}
+			goOnVictim++
+			for _, m := range c.Moves {
+				if m.From == victim.name && !m.At.After(leftAt) {
+					movedFirst++
+					break
 				}
 			}
 		}
-		calls, failures, worst, _, lastErr := fleetSummary(fleetState(t, fleet))
-		if movedFirst != len(onVictim) {
-			t.Errorf("%d of the %d clients on %s moved before it was seen left", movedFirst, len(onVictim), victim.name)
+		calls, failures, worst, _, lastErr := fleetSummary(after)
+		if movedFirst != goOnVictim {
+			t.Errorf("%d of the %d Go clients on %s moved before it was seen left", movedFirst, goOnVictim, victim.name)
 		}
 		if failures > 0 {
 			t.Errorf("%d of %d calls failed during the stop (last: %s)", failures, calls, lastErr)
 		}
+		t.Logf("MOVES SIGTERM %s: %d clients on it (%s), each moved once, none back", victim.name, len(onVictim), kinds(moved))
 		mustDocker(t, "start", victim.container)
 		waitAllAlive(t, time.Now(), time.Minute, all, all...)
-		res.add(t, "SIGTERM", "`docker stop node2` with 50 clients calling",
-			fmt.Sprintf("its %d clients moved before it left; left on every other node after %s; process exited after %s; %d failed calls of %d, longest gap %.0f ms; rejoined when started",
-				len(onVictim), ms(left), ms(stopped), failures, calls, worst))
+		res.add(t, "SIGTERM", fmt.Sprintf("`docker stop node2` with 50 Go clients calling and %d connector-like ones", axonClients),
+			fmt.Sprintf("its %d clients (%s) each moved exactly once, none back to it; the Go ones before it left; left on every other node after %s; process exited after %s; %d failed calls of %d, longest gap %.0f ms; rejoined when started",
+				len(onVictim), kinds(moved), ms(left), ms(stopped), failures, calls, worst))
 	})
 
 	t.Run("rolling restart with 50 clients calling", func(t *testing.T) {
 		waitAllAlive(t, time.Now(), time.Minute, all, all...)
+		waitFleetPlaced(t, fleet, n1)
 		resetFleet(t, fleet)
 		start := time.Now()
-		for _, h := range all {
+		var perStop []string
+		movedOnce, cameBack := 0, 0
+		for i, h := range all {
+			via := all[(i+1)%len(all)]
+			before := waitFleetPlaced(t, fleet, via)
 			mustDocker(t, "stop", h.container)
+			var off []fleetClient
+			waitFor(t, 30*time.Second, "clients off "+h.name, func() bool {
+				off = fleetState(t, fleet)
+				for _, c := range off {
+					if c.Server == h.name {
+						return false
+					}
+				}
+				return true
+			})
+			moved := checkStopMoves(t, h.name, before, off)
 			mustDocker(t, "start", h.container)
 			waitAllAlive(t, time.Now(), 2*time.Minute, all, all...)
+			back := checkReturnMoves(t, h.name, off, waitFleetPlaced(t, fleet, via))
+			movedOnce += moved["go"] + moved["axon"]
+			cameBack += back
+			perStop = append(perStop, fmt.Sprintf("%s %d (%s), %d back", h.name, moved["go"]+moved["axon"], kinds(moved), back))
 		}
 		took := time.Since(start)
+		t.Logf("MOVES rolling restart: per stopped node, clients moved once each: %s", strings.Join(perStop, "; "))
 		cs := fleetState(t, fleet)
 		calls, failures, worst, median, lastErr := fleetSummary(cs)
-		res.add(t, "rolling restart", "each of the 5 nodes stopped (SIGTERM) and started in turn while 50 clients called every 20 ms",
-			fmt.Sprintf("%d failed calls of %d in %s; longest gap between successful calls per client: median %.0f ms, worst %.0f ms", failures, calls, ms(took), median, worst))
+		res.add(t, "rolling restart", fmt.Sprintf("each of the 5 nodes stopped (SIGTERM) and started in turn while 50 Go clients called every 20 ms, with %d connector-like clients", axonClients),
+			fmt.Sprintf("%d failed calls of %d in %s; longest gap between successful calls per client: median %.0f ms, worst %.0f ms; each stop moved each of its clients exactly once (%d moves in all: %s), none back to it; rebalancing moved %d back, only to the node that returned",
+				failures, calls, ms(took), median, worst, movedOnce, strings.Join(perStop, "; "), cameBack))
 		if failures > 0 {
 			t.Errorf("%d of %d calls failed (last: %s)", failures, calls, lastErr)
 		}
 	})
+}
+
+// axonClients is how many of the fleet's clients behave as AxonIQ's Java
+// connector: after request_reconnect they ask a random node where to go.
+const axonClients = 20
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // cut drops all traffic from b at a (both directions are cut by calling

@@ -81,7 +81,12 @@ type Config struct {
 	// Tombstones bounds the unregistered nodes remembered; zero values
 	// take DefaultTombstoneLimits'.
 	Tombstones TombstoneLimits
-	Logger     zerolog.Logger
+	// Places, when set, reports whether this node places clients on the
+	// named member; it answers peers' placement queries
+	// (placementquery.go). Nil: the registry shows the member alive and
+	// not draining.
+	Places func(member string) bool
+	Logger zerolog.Logger
 	// Registerer receives this package's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Limits bound what gossip input from the network can make the node
@@ -115,6 +120,8 @@ type Cluster struct {
 	// lastConnected is when this node last had a live registered peer
 	// (Unix nanoseconds; from the data directory at start).
 	lastConnected atomic.Int64
+
+	infoMu sync.Mutex // held while info changes and is gossiped (placementquery.go)
 
 	mu      sync.Mutex
 	serf    *serf.Serf
@@ -471,8 +478,11 @@ func (c *Cluster) handleEvents(events <-chan serf.Event, stop <-chan struct{}) {
 					}
 				}
 			case *serf.Query:
-				if ev.Name == keyringQuery {
+				switch ev.Name {
+				case keyringQuery:
 					c.answerKeyring(ev)
+				case placementQuery:
+					c.answerPlacement(ev, stop)
 				}
 			case serf.UserEvent:
 				if ev.Name == unregisterEvent {
@@ -595,22 +605,13 @@ func findSerfMember(s *serf.Serf, name string) (serf.Member, bool) {
 
 // SetClients updates the client count this node advertises.
 func (c *Cluster) SetClients(n int) error {
-	c.mu.Lock()
-	if c.info.Clients == n {
-		c.mu.Unlock()
-		return nil
-	}
-	c.info.Clients = n
-	info, s := c.info, c.serf
-	c.mu.Unlock()
-	if s != nil {
-		if err := s.SetTags(info.Tags()); err != nil {
-			return fmt.Errorf("gossip: update tags: %w", err)
+	return c.updateInfo(func(i *NodeInfo) bool {
+		if i.Clients == n {
+			return false
 		}
-	}
-	ev, changed := c.reg.observe(c.cfg.Name, info, c.advertiseAddr(), StatusAlive)
-	c.publish(ev, changed)
-	return nil
+		i.Clients = n
+		return true
+	})
 }
 
 // Leave announces this node's departure, so peers show it left at once.

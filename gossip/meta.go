@@ -26,6 +26,17 @@ type NodeInfo struct {
 	// Clients is the number of client applications connected to the node's
 	// platform stream, updated at most every few seconds.
 	Clients int `json:"clients"`
+	// NodeTags are the node's placement tags
+	// (axoniq.axonserver.tags.<name>=<value>), matched against the tags
+	// clients send.
+	NodeTags TagSet `json:"tags,omitempty"`
+	// Draining is set while the node stops: peers stop placing clients on
+	// it before it asks its own clients to move.
+	Draining bool `json:"draining,omitempty"`
+	// Boot is new every time the node process starts: a node killed and
+	// started again faster than failure detection shows no other change,
+	// yet its clients went elsewhere and should come back.
+	Boot string `json:"boot,omitempty"`
 }
 
 // Tag keys are one letter to keep metadata small: the same bytes ride on
@@ -39,6 +50,10 @@ const (
 	tagInternalPort = "p"
 	tagVersion      = "v"
 	tagClients      = "c" // omitted when zero
+	tagDraining     = "d" // "1" while the node stops; omitted otherwise
+	tagBoot         = "b" // omitted when empty
+	// tagNodeTag prefixes each placement tag's name: "#region" = "eu".
+	tagNodeTag = "#"
 )
 
 // tagLabels names each tag by the property that sets it, for the metadata
@@ -52,6 +67,16 @@ var tagLabels = map[string]string{
 	tagHTTPPort:     "server.port",
 	tagInternalPort: "axoniq.axonserver.internal-port",
 	tagClients:      "client count",
+	tagDraining:     "draining flag",
+	tagBoot:         "boot id",
+}
+
+// label names a metadata key by the property that sets it.
+func label(key string) string {
+	if name, ok := strings.CutPrefix(key, tagNodeTag); ok {
+		return TagProperty + name
+	}
+	return tagLabels[key]
 }
 
 // Tags encodes info as serf tags.
@@ -69,6 +94,15 @@ func (i NodeInfo) Tags() map[string]string {
 	}
 	if i.Clients > 0 {
 		t[tagClients] = strconv.Itoa(i.Clients)
+	}
+	if i.Draining {
+		t[tagDraining] = "1"
+	}
+	if i.Boot != "" {
+		t[tagBoot] = i.Boot
+	}
+	for name, value := range i.NodeTags.Map() {
+		t[tagNodeTag+name] = value
 	}
 	return t
 }
@@ -101,6 +135,7 @@ func DecodeTags(t map[string]string) (NodeInfo, error) {
 		i.InternalHost = i.ClientHost
 	}
 	i.Version = t[tagVersion]
+	i.Boot = t[tagBoot]
 	i.GRPCPort = port(tagGRPCPort)
 	i.HTTPPort = port(tagHTTPPort)
 	i.InternalPort = port(tagInternalPort)
@@ -110,6 +145,15 @@ func DecodeTags(t map[string]string) (NodeInfo, error) {
 			err = fmt.Errorf("gossip: node metadata has invalid client count %q", c)
 		}
 		i.Clients = n
+	}
+	if d, ok := t[tagDraining]; ok && err == nil {
+		if d != "1" {
+			err = fmt.Errorf("gossip: node metadata has invalid draining flag %q", d)
+		}
+		i.Draining = true
+	}
+	if err == nil {
+		i.NodeTags, err = nodeTagsOf(t)
 	}
 	if err == nil && (i.ID == "" || i.ClientHost == "") {
 		err = fmt.Errorf("gossip: node metadata lacks node id or client host")
@@ -140,13 +184,14 @@ func encodedSize(tags map[string]string) (int, error) {
 }
 
 // CheckMetaSize refuses metadata that would not fit memberlist's limit and
-// names the values that take the room, longest first.
+// names what takes the room: the long values, longest first, and every
+// placement tag.
 func (i NodeInfo) CheckMetaSize() error {
 	tags := i.Tags()
-	// Leave room for a client count of up to 7 digits, added later at run time.
-	if _, ok := tags[tagClients]; !ok {
-		tags[tagClients] = "9999999"
-	}
+	// Leave room for what is added at run time: a client count of up to 7
+	// digits and the draining flag.
+	tags[tagClients] = "9999999"
+	tags[tagDraining] = "1"
 	size, err := encodedSize(tags)
 	if err != nil {
 		return err
@@ -158,13 +203,30 @@ func (i NodeInfo) CheckMetaSize() error {
 	for k := range tags {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(a, b int) bool { return len(tags[keys[a]]) > len(tags[keys[b]]) })
+	sort.Slice(keys, func(a, b int) bool {
+		la, lb := len(keys[a])+len(tags[keys[a]]), len(keys[b])+len(tags[keys[b]])
+		if la != lb {
+			return la > lb
+		}
+		return keys[a] < keys[b]
+	})
 	var parts []string
+	tagBytes := 0
 	for _, k := range keys {
+		if strings.HasPrefix(k, tagNodeTag) {
+			n := len(k) - len(tagNodeTag) + len(tags[k])
+			tagBytes += n
+			parts = append(parts, fmt.Sprintf("%s is %d bytes", label(k), n))
+			continue
+		}
 		if len(tags[k]) >= 32 {
-			parts = append(parts, fmt.Sprintf("%s is %d bytes", tagLabels[k], len(tags[k])))
+			parts = append(parts, fmt.Sprintf("%s is %d bytes", label(k), len(tags[k])))
 		}
 	}
-	return fmt.Errorf("gossip: node metadata would be %d bytes, over memberlist's limit of %d: %s; use shorter host names",
-		size, memberlist.MetaMaxSize, strings.Join(parts, ", "))
+	advice := "use shorter host names"
+	if tagBytes > 0 {
+		advice = fmt.Sprintf("use shorter host names or fewer or shorter tags (names and values take %d bytes)", tagBytes)
+	}
+	return fmt.Errorf("gossip: node metadata would be %d bytes, over memberlist's limit of %d: %s; %s",
+		size, memberlist.MetaMaxSize, strings.Join(parts, ", "), advice)
 }

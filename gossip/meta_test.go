@@ -1,6 +1,8 @@
 package gossip
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -13,6 +15,9 @@ func TestTagsRoundTrip(t *testing.T) {
 		{ID: "0123456789abcdef", ClientHost: "node1.example.com", GRPCPort: 8124, HTTPPort: 8024, InternalHost: "node1.internal", InternalPort: 8224, Version: "0.1.0"},
 		// Same client and internal host: the internal one is not sent twice.
 		{ID: "ab", ClientHost: "10.0.0.1", GRPCPort: 1, HTTPPort: 2, InternalHost: "10.0.0.1", InternalPort: 3, Version: "x", Clients: 42},
+		// Placement tags and the draining flag.
+		{ID: "cd", ClientHost: "n3", GRPCPort: 1, HTTPPort: 2, InternalHost: "n3", InternalPort: 3, Version: "x",
+			NodeTags: mustTagSet(t, map[string]string{"region": "eu-west", "zone": "b", "Tier": ""}), Draining: true, Boot: "lq3x9k2a"},
 	}
 	for _, in := range cases {
 		out, err := DecodeTags(in.Tags())
@@ -31,6 +36,10 @@ func TestDecodeTagsRejectsBadInput(t *testing.T) {
 		"port missing":      func(m map[string]string) { delete(m, tagInternalPort) },
 		"no id":             func(m map[string]string) { delete(m, tagID) },
 		"bad client count":  func(m map[string]string) { m[tagClients] = "-1" },
+		"bad draining flag": func(m map[string]string) { m[tagDraining] = "yes" },
+		"tag with a break":  func(m map[string]string) { m[tagNodeTag+"region"] = "eu\nus" },
+		"tag name with =":   func(m map[string]string) { m[tagNodeTag+"a=b"] = "c" },
+		"empty tag name":    func(m map[string]string) { m[tagNodeTag] = "c" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -61,6 +70,79 @@ func TestMetaSizeNamesTheLongValues(t *testing.T) {
 	require.Contains(t, err.Error(), "axoniq.axonserver.hostname + domain is 253 bytes")
 	require.Contains(t, err.Error(), "axoniq.axonserver.internal-hostname + internal-domain is 253 bytes")
 	require.Contains(t, err.Error(), "512")
+}
+
+func mustTagSet(t testing.TB, m map[string]string) TagSet {
+	t.Helper()
+	s, err := NewTagSet(m)
+	require.NoError(t, err)
+	return s
+}
+
+func TestTagSetIsCanonicalAndRoundTrips(t *testing.T) {
+	a := mustTagSet(t, map[string]string{"zone": "b", "region": "eu"})
+	b := mustTagSet(t, map[string]string{"region": "eu", "zone": "b"})
+	require.Equal(t, a, b, "the same tags give the same TagSet whatever the map order")
+	require.Equal(t, 2, a.Len())
+	require.Equal(t, map[string]string{"region": "eu", "zone": "b"}, a.Map())
+	require.Equal(t, 0, TagSet("").Len())
+	require.NotNil(t, TagSet("").Map())
+
+	j, err := json.Marshal(NodeInfo{ID: "x", NodeTags: a})
+	require.NoError(t, err)
+	require.Contains(t, string(j), `"tags":{"region":"eu","zone":"b"}`)
+	var back NodeInfo
+	require.NoError(t, json.Unmarshal(j, &back))
+	require.Equal(t, a, back.NodeTags)
+
+	for _, bad := range []map[string]string{{"": "x"}, {"a=b": "x"}, {"a": "x\ny"}} {
+		_, err := NewTagSet(bad)
+		require.Error(t, err, "%v", bad)
+	}
+}
+
+// TestMetaSizeWithTags: tags share memberlist's 512 bytes with the rest;
+// a configuration over the limit is refused with every tag named by its
+// property.
+func TestMetaSizeWithTags(t *testing.T) {
+	base := NodeInfo{ID: "0123456789abcdef", ClientHost: "node1.example.com", InternalHost: "node1.internal",
+		GRPCPort: 8124, HTTPPort: 8024, InternalPort: 8224, Version: "0.1.0"}
+	plain, err := encodedSize(base.Tags())
+	require.NoError(t, err)
+	few := base
+	few.NodeTags = mustTagSet(t, map[string]string{"region": "eu-west-1", "zone": "eu-west-1b", "tier": "gold"})
+	require.NoError(t, few.CheckMetaSize())
+	withTags, err := encodedSize(few.Tags())
+	require.NoError(t, err)
+	t.Logf("metadata: %d bytes without tags, %d with 3 tags (limit %d)", plain, withTags, memberlist.MetaMaxSize)
+
+	many := map[string]string{}
+	for i := range 20 {
+		many[fmt.Sprintf("tag%02d", i)] = strings.Repeat("v", 20)
+	}
+	over := base
+	over.NodeTags = mustTagSet(t, many)
+	err = over.CheckMetaSize()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "axoniq.axonserver.tags.tag00 is 25 bytes")
+	require.Contains(t, err.Error(), "axoniq.axonserver.tags.tag19 is 25 bytes")
+	require.Contains(t, err.Error(), "fewer or shorter tags")
+	require.Contains(t, err.Error(), "512")
+
+	// The room for the draining flag and the client count is kept: what
+	// passes the check still fits with both set at run time.
+	edge := base
+	for n := 0; ; n++ {
+		edge.NodeTags = mustTagSet(t, map[string]string{"t": strings.Repeat("v", n)})
+		if edge.CheckMetaSize() != nil {
+			break
+		}
+		fits := edge
+		fits.Draining, fits.Clients = true, 9999999
+		size, err := encodedSize(fits.Tags())
+		require.NoError(t, err)
+		require.LessOrEqual(t, size, memberlist.MetaMaxSize, "tag value of %d bytes", n)
+	}
 }
 
 // FuzzDecodeTags: hostile metadata never panics and never yields an

@@ -26,6 +26,8 @@ func toAPINode(m gossip.Member) api.Node {
 		Since:            m.Since.UTC(),
 		Version:          m.Info.Version,
 		Clients:          m.Info.Clients,
+		Tags:             m.Info.NodeTags.Map(),
+		Draining:         m.Info.Draining,
 	}
 }
 
@@ -47,6 +49,13 @@ func (b backend) Me(context.Context) api.Me {
 		SSL:            n.cfg.SSL.Enabled,
 		ClusterName:    n.cfg.Cluster.Name,
 		Rejoin:         n.cluster.RejoinStatus(),
+		// roster has what Axon calls the admin role on every node, no
+		// development mode, plugins or initialisation step, and serves
+		// clients as Axon Server SE serves its one context.
+		AdminNode:           true,
+		ContextNames:        []string{api.DefaultContext},
+		StorageContextNames: []string{api.DefaultContext},
+		Initialized:         true,
 	}
 }
 

@@ -210,8 +210,14 @@ func TestClientFollowsRollingRestartAndKill(t *testing.T) {
 	}
 	// Kill the node the client uses, twice: failover without any notice.
 	for k := 0; k < 2; k++ {
-		cur, ok := c.Server()
-		require.True(t, ok)
+		// It may be moving (a rebalance, or going home after a failover
+		// under load): wait for it to be on a node.
+		var cur rosterclient.Server
+		eventually(t, 10*time.Second, "client on a node", func() bool {
+			var ok bool
+			cur, ok = c.Server()
+			return ok
+		})
 		for i, n := range nodes {
 			if n.Name() == cur.Name {
 				restartNode(t, nodes, i, true)

@@ -15,8 +15,11 @@ import (
 // axoniq.axonserver.port): limits, credentials and interceptors.
 func (n *Node) clientServerOptions() []grpc.ServerOption {
 	opts := n.grpcLimitOptions(n.conns.grpc)
-	// Metrics before access control, so refused calls are counted too.
+	// Metrics before access control, so refused calls are counted too; the
+	// AxonIQ-ErrorCode trailer too, so refused calls carry it.
 	opts = append(opts, n.grpcMetrics.serverOptions(grpcServerClient)...)
+	codeUnary, codeStream := rpc.ErrorCodeInterceptors()
+	opts = append(opts, grpc.ChainUnaryInterceptor(codeUnary), grpc.ChainStreamInterceptor(codeStream))
 	if creds := n.clientCredentials(); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}

@@ -64,6 +64,10 @@ type Config struct {
 	// ShutdownTimeout is axoniq.axonserver.cluster.shutdown-timeout: how long
 	// a graceful stop may take before the node exits anyway.
 	ShutdownTimeout time.Duration
+
+	// Tags are axoniq.axonserver.tags.<name>=<value>: the node's placement
+	// tags, matched against the tags clients send (node/tags.go).
+	Tags map[string]string
 }
 
 // AccessControlConfig is axoniq.axonserver.accesscontrol.*.

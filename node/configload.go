@@ -382,7 +382,15 @@ func LoadConfig(opts LoadOptions) (Config, []string, error) {
 		return Config{}, warnings, fmt.Errorf("config: environment: %w", err)
 	}
 	if environ != nil {
-		warnings = append(warnings, unknownEnvWarnings(environ())...)
+		vars := environ()
+		warnings = append(warnings, unknownEnvWarnings(vars)...)
+		tags, from := tagEnvironment(vars)
+		if err := ko.Load(confmap.Provider(tags, ""), nil); err != nil {
+			return Config{}, warnings, fmt.Errorf("config: environment: %w", err)
+		}
+		for k, o := range from {
+			origin[k] = o
+		}
 	}
 
 	if opts.Flags != nil {
@@ -422,6 +430,14 @@ func LoadConfig(opts LoadOptions) (Config, []string, error) {
 		}
 		if err := k.set(&cfg, v); err != nil {
 			errs = append(errs, fmt.Errorf("config: %s: %q %w; set %s", k.key, raw, err, origin[k.key]))
+		}
+	}
+	for _, k := range ko.Keys() {
+		if name, ok := strings.CutPrefix(k, tagPrefix); ok {
+			if cfg.Tags == nil {
+				cfg.Tags = map[string]string{}
+			}
+			cfg.Tags[name] = strings.TrimSpace(ko.String(k))
 		}
 	}
 	if len(errs) > 0 {
@@ -504,6 +520,10 @@ func readConfigFile(path string) (map[string]any, []string, error) {
 		if _, ok := lookupKey(k); ok {
 			continue
 		}
+		if canon, ok := tagKey(k); ok {
+			out[canon] = fk.String(k)
+			continue
+		}
 		if canon, ok := relaxed[relaxedKey(k)]; ok {
 			if _, dup := out[canon]; !dup {
 				out[canon] = fk.String(k)
@@ -527,6 +547,9 @@ func unknownEnvWarnings(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
+		if _, tag := tagFromEnv(name); tag {
+			continue
+		}
 		if strings.HasPrefix(name, "AXONIQ_AXONSERVER_") && !known[name] {
 			out = append(out, "unknown environment variable "+name+suggest(name, names))
 		}

@@ -122,6 +122,9 @@ func dashboardCluster(t *testing.T) []*node.Node {
 	for i := range nodes {
 		cfg := testConfig(t, "node"+strconv.Itoa(i+1), t.TempDir())
 		cfg.ClientHost = "localhost"
+		if i == 0 {
+			cfg.Tags = map[string]string{"zone": "a", "region": "eu"}
+		}
 		nodes[i] = runNode(t, cfg)
 	}
 	for _, n := range nodes[1:] {
@@ -160,14 +163,19 @@ func TestDashboardShowsTheClusterLive(t *testing.T) {
 	for _, n := range nodes {
 		cfg := n.Config()
 		cells := eval[[]string](t, ctx, fmt.Sprintf(`[...document.querySelectorAll('%s td')].map(td => td.textContent.trim())`, row(n.Name())))
-		require.Len(t, cells, 8, n.Name())
+		require.Len(t, cells, 9, n.Name())
 		assert.Equal(t, "alive", cells[0])
 		assert.Contains(t, cells[1], n.Name())
 		assert.Equal(t, "localhost:"+strconv.Itoa(cfg.Port), cells[2], "client address")
 		assert.Equal(t, "127.0.0.1:"+strconv.Itoa(cfg.InternalPort), cells[3], "internal address")
 		assert.Equal(t, strconv.Itoa(cfg.HTTPPort), cells[4], "HTTP port")
 		assert.Equal(t, "0", cells[5], "clients")
-		assert.NotEmpty(t, cells[6], "since")
+		wantTags := ""
+		if n == n1 {
+			wantTags = "region=eu, zone=a"
+		}
+		assert.Equal(t, wantTags, cells[6], "tags")
+		assert.NotEmpty(t, cells[7], "since")
 	}
 
 	// A killed node turns failed on the page, without a reload.

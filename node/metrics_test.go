@@ -98,8 +98,14 @@ func TestPrometheusMetrics(t *testing.T) {
 	defer cancel()
 	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
-	status, _, _ := get(t, n1, "/v1/cluster/nope") // GET on a DELETE route: 405
-	require.Equal(t, http.StatusMethodNotAllowed, status)
+	status, _, _ := get(t, n1, "/v1/cluster/nope") // no such node: 404 on its route
+	require.Equal(t, http.StatusNotFound, status)
+	req, err := http.NewRequest(http.MethodPut, "http://"+n1.HTTPAddr()+"/v1/cluster/nope", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req) // a method no route takes: 405
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	_, _, _ = get(t, n1, "/no/such/path/42")
 
 	nodes[2].Kill()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -141,6 +142,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 		keys = [][]byte{k}
 	}
+	tags, err := n.cfg.tagSet()
+	if err != nil {
+		return err
+	}
 	n.internal = &rpc.InternalClient{Token: n.internalToken(), Creds: n.internalCredentials()}
 	n.cluster, err = gossip.New(gossip.Config{
 		Name:        n.cfg.Name,
@@ -152,6 +157,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			InternalHost: n.cfg.InternalHost,
 			InternalPort: n.cfg.InternalPort,
 			Version:      Version,
+			NodeTags:     tags,
+			Boot:         strconv.FormatInt(time.Now().UnixNano(), 36),
 		},
 		DataDir:       n.cfg.ControlDBPath,
 		Profile:       profile,
@@ -163,6 +170,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Keys:          keys,
 		Introducer:    introducer{n: n},
 		Tombstones:    gossip.TombstoneLimits{TTL: n.cfg.Cluster.TombstoneTTL, Max: n.cfg.Cluster.TombstoneMax},
+		Places:        n.places,
 		Logger:        n.log,
 		Registerer:    n.metrics,
 		Limits:        gossip.Limits{MaxStreams: n.cfg.Cluster.MaxGossipStreams, MaxNodes: n.cfg.Cluster.MaxGossipNodes},
@@ -276,12 +284,14 @@ func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
 		n.stopping.Store(true)
-		close(n.bgStop)
 		if n.health != nil {
 			n.health.Shutdown()
 		}
-		// Clients move before the leave, so rolling restarts lose none.
+		// Clients move before the leave, so rolling restarts lose none;
+		// membership is still followed meanwhile, so that they are sent to
+		// nodes alive now.
 		n.drainClients(ctx)
+		close(n.bgStop)
 		if n.cluster != nil {
 			if lerr := n.cluster.Leave(); lerr != nil {
 				n.log.Warn().Err(lerr).Msg("node: leave")

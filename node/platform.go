@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +22,13 @@ const (
 	// drainWait bounds how long a stopping node waits for its clients to
 	// move before it leaves; they usually go within milliseconds.
 	drainWait = 2 * time.Second
+	// drainConfirmWait bounds how long a stopping node waits for its peers
+	// to take it out of placement before it asks its clients to move; they
+	// usually do within a few gossip rounds.
+	drainConfirmWait = 2 * time.Second
+	// rebalanceWait bounds how long a node waits for its peers to place
+	// clients on a node that joined before it sends it some.
+	rebalanceWait = 2 * time.Second
 	// membershipBuffer is the slack of the node's membership subscriptions.
 	membershipBuffer = 256
 )
@@ -31,13 +39,16 @@ type clientServices struct {
 	platform  *rpc.PlatformServer
 	cluster   *rpc.ClusterServer
 	counted   chan struct{} // capacity 1: the client count changed
+
+	rebalanceMu sync.Mutex
+	rebalancing map[string]bool // members a rebalance is waiting for
 }
 
 // startClientServices registers the platform and cluster services on the
 // client gRPC server and follows membership: placement, rebalancing and
 // the gossiped client count.
 func (n *Node) startClientServices() error {
-	cs := &clientServices{placement: rpc.NewPlacement(), counted: make(chan struct{}, 1)}
+	cs := &clientServices{placement: rpc.NewPlacement(), counted: make(chan struct{}, 1), rebalancing: map[string]bool{}}
 	platform, err := rpc.NewPlatformServer(rpc.PlatformOptions{
 		Self: rpc.Target{
 			Name: n.cfg.Name, Host: n.cfg.ClientHost, GRPCPort: n.cfg.Port, HTTPPort: n.cfg.HTTPPort, Version: Version,
@@ -71,11 +82,12 @@ func (n *Node) startClientServices() error {
 }
 
 // followMembership keeps the placement current, asks clients to move to a
-// node that joins (axoniq.axonserver.cluster.rebalance), and gossips the
-// client count at most every clientsGossipInterval.
+// node that becomes alive (axoniq.axonserver.cluster.rebalance), and
+// gossips the client count at most every clientsGossipInterval.
 func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, cancel func()) {
 	defer n.bg.Done()
 	defer func() { cancel() }()
+	alive := aliveMembers(n.cluster.Members())
 	publish := time.NewTimer(time.Hour)
 	publish.Stop()
 	defer publish.Stop()
@@ -90,12 +102,13 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 				// Fell behind: subscribe again and rebuild from the full list.
 				cancel()
 				events, cancel = n.cluster.Subscribe(membershipBuffer)
+				alive = aliveMembers(n.cluster.Members())
 				n.updatePlacement(cs)
 				continue
 			}
 			// A node that joins hears of every member at once: one
 			// placement for the whole burst, not one per member.
-			joined := joinedIn(ev, nil)
+			joined := cameAlive(ev, alive, nil)
 		burst:
 			for {
 				select {
@@ -105,7 +118,7 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 						events, cancel = n.cluster.Subscribe(membershipBuffer)
 						break burst
 					}
-					joined = joinedIn(more, joined)
+					joined = cameAlive(more, alive, joined)
 				default:
 					break burst
 				}
@@ -113,8 +126,9 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 			n.updatePlacement(cs)
 			if n.cfg.Cluster.Rebalance {
 				for _, name := range joined {
-					if asked := cs.platform.Rebalance(name); asked > 0 {
-						n.log.Info().Str("member", name).Int("clients", asked).Msg("node: rebalancing: clients asked to reconnect to the joined node")
+					if cs.platform.WouldRebalance(name) > 0 && cs.startRebalance(name) {
+						n.bg.Add(1)
+						go n.rebalance(cs, name)
 					}
 				}
 			}
@@ -132,47 +146,157 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 	}
 }
 
-// joinedIn appends the member that ev says joined to names.
-func joinedIn(ev gossip.Event, names []string) []string {
-	if ev.Type == gossip.EventJoin {
-		names = append(names, ev.Member.Name)
+// rebalance asks the clients placement now puts on joined to reconnect,
+// once every peer places clients on it too (bounded by rebalanceWait):
+// a client may ask any node where to go, and one that has not heard of
+// the join yet would send it back.
+func (n *Node) rebalance(cs *clientServices, joined string) {
+	defer n.bg.Done()
+	defer cs.endRebalance(joined)
+	ctx, cancel := context.WithTimeout(context.Background(), rebalanceWait)
+	defer cancel()
+	go func() {
+		select {
+		case <-n.bgStop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	start := time.Now()
+	confirmed, peers, err := n.cluster.AwaitPlaced(ctx, joined)
+	if n.stopping.Load() {
+		return
 	}
+	asked := cs.platform.Rebalance(joined)
+	l := n.log.Info()
+	if err != nil || confirmed < peers {
+		l = n.log.Warn().AnErr("error", err)
+	}
+	l.Str("member", joined).Int("clients", asked).Int("confirmed", confirmed).Int("peers", peers).
+		Dur("waited", time.Since(start).Round(time.Millisecond)).
+		Msg("node: rebalancing: clients asked to reconnect to the joined node")
+}
+
+// startRebalance claims the rebalance to member; false when one is already
+// waiting for it (it will ask every client placed there by then).
+func (cs *clientServices) startRebalance(member string) bool {
+	cs.rebalanceMu.Lock()
+	defer cs.rebalanceMu.Unlock()
+	if cs.rebalancing[member] {
+		return false
+	}
+	cs.rebalancing[member] = true
+	return true
+}
+
+func (cs *clientServices) endRebalance(member string) {
+	cs.rebalanceMu.Lock()
+	defer cs.rebalanceMu.Unlock()
+	delete(cs.rebalancing, member)
+}
+
+// aliveMembers maps the alive members' names to their boot ids.
+func aliveMembers(members []gossip.Member) map[string]string {
+	out := map[string]string{}
+	for _, m := range members {
+		if m.Status == gossip.StatusAlive {
+			out[m.Name] = m.Info.Boot
+		}
+	}
+	return out
+}
+
+// cameAlive records ev in alive and appends to names the member it shows
+// becoming alive: one that joined, and also one that was suspect, or was
+// started again (a node killed and restarted faster than failure
+// detection joins no more, yet its clients went to other nodes and should
+// come back).
+func cameAlive(ev gossip.Event, alive map[string]string, names []string) []string {
+	m := ev.Member
+	if m.Status != gossip.StatusAlive || ev.Type == gossip.EventRemove {
+		delete(alive, m.Name)
+		return names
+	}
+	if boot, was := alive[m.Name]; !was || boot != m.Info.Boot {
+		names = append(names, m.Name)
+	}
+	alive[m.Name] = m.Info.Boot
 	return names
 }
 
-// updatePlacement hands the alive members to the placement.
+// updatePlacement hands the alive members to the placement, with their
+// tags, their gossiped client counts and whether they drain.
 func (n *Node) updatePlacement(cs *clientServices) {
 	members := n.cluster.Members()
 	alive := make([]rpc.Target, 0, len(members))
 	for _, m := range members {
 		if m.Status == gossip.StatusAlive {
-			alive = append(alive, rpc.Target{
+			t := rpc.Target{
 				Name: m.Name, Host: m.Info.ClientHost, GRPCPort: m.Info.GRPCPort, HTTPPort: m.Info.HTTPPort, Version: m.Info.Version,
-			})
+				Load: m.Info.Clients, Draining: m.Info.Draining,
+			}
+			if m.Info.NodeTags != "" {
+				t.Tags = m.Info.NodeTags.Map()
+			}
+			alive = append(alive, t)
 		}
 	}
 	cs.placement.Update(alive)
 }
 
-// drainClients asks every stream client to reconnect elsewhere and gives
-// them a bounded moment to go; then it ends the remaining client streams so
-// that the graceful stop of the gRPC server does not wait for them.
+// places answers peers' placement queries: whether this node places
+// clients on member (gossip.Config.Places).
+func (n *Node) places(member string) bool {
+	cs := n.clients
+	return cs != nil && cs.placement.Places(member)
+}
+
+// drainClients moves the node's clients away without sending any of them
+// back: the node stops placing clients on itself, gossips that it drains
+// and waits, bounded, until every peer has taken it out of placement; only
+// then does it ask every stream client to reconnect, and give them a
+// bounded moment to go. Then it ends the remaining client streams so that
+// the graceful stop of the gRPC server does not wait for them.
 func (n *Node) drainClients(ctx context.Context) {
 	cs := n.clients
 	if cs == nil {
 		return
 	}
-	wait := drainWait
+	wait, confirmWait := drainWait, drainConfirmWait
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)/4)
+		confirmWait = min(confirmWait, time.Until(d)/4)
 	}
 	start := time.Now()
+	cs.platform.Depart()
+	if n.cluster != nil {
+		n.awaitDrained(ctx, confirmWait)
+	}
 	left, closed := cs.platform.Drain(ctx, wait)
 	cs.cluster.Close()
 	if left+closed > 0 {
 		n.log.Info().Int("moved", left).Int("closed", closed).Dur("took", time.Since(start).Round(time.Millisecond)).
 			Msg("node: clients asked to reconnect to other nodes")
 	}
+}
+
+// awaitDrained gossips that the node drains and waits up to wait until its
+// peers have taken it out of placement.
+func (n *Node) awaitDrained(ctx context.Context, wait time.Duration) {
+	start := time.Now()
+	if err := n.cluster.SetDraining(true); err != nil {
+		n.log.Warn().Err(err).Msg("node: cannot gossip that this node drains; its clients may be sent back to it once")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, max(0, wait-time.Since(start)))
+	defer cancel()
+	confirmed, asked, err := n.cluster.AwaitDrained(ctx)
+	l := n.log.Info()
+	if err != nil || confirmed < asked {
+		l = n.log.Warn().AnErr("error", err)
+	}
+	l.Int("confirmed", confirmed).Int("peers", asked).Dur("took", time.Since(start).Round(time.Millisecond)).
+		Msg("node: peers took this node out of client placement")
 }
 
 // clusterView is the ClusterService's view of gossip membership.

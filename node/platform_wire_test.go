@@ -158,10 +158,13 @@ func checkWireAck(t *testing.T, m wire, id string, success bool, code string) {
 		require.Empty(t, ack[3])
 		return
 	}
+	// As from Axon Server: the message empty, "Unsupported instruction" in
+	// the details.
 	e := ack.msg(t, 3)
 	require.Equal(t, code, e.str(t, 4))
-	require.NotEmpty(t, e.str(t, 1))
+	require.Empty(t, e.str(t, 1))
 	require.Equal(t, "n1", e.str(t, 2))
+	require.Equal(t, "Unsupported instruction", e.str(t, 3))
 }
 
 func TestPlatformWireOpenStream(t *testing.T) {
@@ -183,13 +186,23 @@ func TestPlatformWireOpenStream(t *testing.T) {
 	send(wireString(wireMessage(nil, 3, nil), 5, "hb-1"))
 	checkWireAck(t, readOutbound(t, s), "hb-1", true, "")
 
-	// Axon's event_processor_info = 2, which roster does not handle.
+	// event_processor_info = 2 (EventProcessorInfo: processor_name = 1)
+	// and result = 6 (InstructionResult: instruction_id = 1) are
+	// acknowledged with success, as Axon Server does.
 	send(wireString(wireMessage(nil, 2, wireString(nil, 1, "my-processor")), 5, "epi-1"))
-	checkWireAck(t, readOutbound(t, s), "epi-1", false, "AXONIQ-1002")
+	checkWireAck(t, readOutbound(t, s), "epi-1", true, "")
+	send(wireString(wireMessage(nil, 6, wireString(nil, 1, "out-1")), 5, "res-1"))
+	checkWireAck(t, readOutbound(t, s), "res-1", true, "")
+
+	// subscribe_topology_changes = 7 is not supported.
+	send(wireString(wireMessage(nil, 7, nil), 5, "sub-1"))
+	checkWireAck(t, readOutbound(t, s), "sub-1", false, "AXONIQ-1002")
 
 	// An ack from the client (of an instruction roster never sent) is
-	// taken silently; the stream lives on.
+	// taken silently without an instruction id, and acknowledged with one.
 	send(wireMessage(nil, 4, wireString(wireString(nil, 1, "unknown"), 2, "")))
+	send(wireString(wireMessage(nil, 4, wireString(nil, 1, "unknown")), 5, "ack-1"))
+	checkWireAck(t, readOutbound(t, s), "ack-1", true, "")
 	send(wireString(wireMessage(nil, 3, nil), 5, "hb-2"))
 	checkWireAck(t, readOutbound(t, s), "hb-2", true, "")
 

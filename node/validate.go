@@ -129,6 +129,7 @@ func (c Config) Validate() error {
 			"is out of range (allowed: 1 to %d)", maxTombstones)
 	}
 	c.Limits.validate(&v)
+	v.tags(c.Tags)
 	if !validLogLevel(c.LogLevel) {
 		v.addf("logging.level.root", c.LogLevel, "is not a valid log level (allowed: trace, debug, info, warn, error)")
 	}

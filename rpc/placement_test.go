@@ -101,13 +101,13 @@ func TestPlacementJoinTakesAFairShareFromEveryNode(t *testing.T) {
 func TestPlacementSkipsAndAvoids(t *testing.T) {
 	p := placementOf("n1", "n2", "n3")
 	for _, id := range clientIDs(200) {
-		first := p.pick(id, "", "").name
-		second := p.pick(id, first, "").name
+		first := p.pick(id, nil, "", "", true).name
+		second := p.pick(id, nil, first, "", true).name
 		require.NotEqual(t, first, second)
-		require.Equal(t, second, p.pick(id, "", " x ,"+first).name, "avoid skips like skip")
+		require.Equal(t, second, p.pick(id, nil, "", " x ,"+first, true).name, "avoid skips like skip")
 		// The second choice is where the client goes once its first is gone.
-		require.Equal(t, second, placementNames(p, first).pick(id, "", "").name)
-		require.Nil(t, p.pick(id, "n1", "n2,n3"))
+		require.Equal(t, second, placementNames(p, first).pick(id, nil, "", "", true).name)
+		require.Nil(t, p.pick(id, nil, "n1", "n2,n3", true))
 	}
 	_, ok := NewPlacement().Pick("x")
 	require.False(t, ok)
@@ -127,7 +127,7 @@ func TestPlacementPickAllocatesNothing(t *testing.T) {
 	p := placementOf("n1", "n2", "n3", "n4", "n5")
 	id := "12345@some-host.example.com"
 	allocs := testing.AllocsPerRun(1000, func() {
-		if p.pick(id, "n2", "n5,n4") == nil {
+		if p.pick(id, nil, "n2", "n5,n4", true) == nil {
 			t.Fatal("no node")
 		}
 	})
@@ -184,6 +184,6 @@ func BenchmarkPlacementPick(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		p.pick(ids[i%len(ids)], "", "")
+		p.pick(ids[i%len(ids)], nil, "", "", true)
 	}
 }

@@ -23,6 +23,10 @@ import (
 // receiver does not handle.
 const CodeUnsupportedInstruction = "AXONIQ-1002"
 
+// UnsupportedDetail is what Axon Server puts in the details of the ack of
+// an instruction it does not handle (its message stays empty).
+const UnsupportedDetail = "Unsupported instruction"
+
 // PlatformOptions configure a node's PlatformService.
 type PlatformOptions struct {
 	// Self is this node as clients reach it (with the ports actually bound).
@@ -50,10 +54,13 @@ type PlatformOptions struct {
 type PlatformServer struct {
 	controlpb.UnimplementedPlatformServiceServer
 
-	opts     PlatformOptions
-	self     *controlpb.NodeInfo
-	gauge    prometheus.Gauge
-	draining atomic.Bool
+	opts  PlatformOptions
+	self  *controlpb.NodeInfo
+	gauge prometheus.Gauge
+	// departing: the node stops; GetPlatformServer answers other nodes and
+	// nobody is rebalanced. draining: its clients are asked to move.
+	departing atomic.Bool
+	draining  atomic.Bool
 
 	mu      sync.Mutex
 	streams map[*platformStream]struct{}
@@ -70,7 +77,8 @@ type platformStream struct {
 
 	// Guarded by PlatformServer.mu.
 	registered bool
-	key        string // placement key
+	key        string            // placement key
+	tags       map[string]string // the client's tags, for placement
 	clientID   string
 }
 
@@ -131,14 +139,15 @@ func placementKey(ci *controlpb.ClientIdentification) string {
 }
 
 // GetPlatformServer answers the alive node placement picks for the client,
-// skipping the nodes the client says it cannot reach and, while this node
-// drains, this node. With no such node left it answers itself.
+// by its tags and id, skipping the nodes the client says it cannot reach
+// and, while this node stops, this node. With no such node left it
+// answers itself.
 func (s *PlatformServer) GetPlatformServer(_ context.Context, ci *controlpb.ClientIdentification) (*controlpb.PlatformInfo, error) {
 	skip := ""
-	if s.draining.Load() {
+	if s.departing.Load() {
 		skip = s.opts.Self.Name
 	}
-	if p := s.opts.Placement.pick(placementKey(ci), skip, ci.GetTags()[AvoidTag]); p != nil {
+	if p := s.opts.Placement.pick(placementKey(ci), ci.GetTags(), skip, ci.GetTags()[AvoidTag], true); p != nil {
 		return &controlpb.PlatformInfo{Primary: p.info, SameConnection: p.name == s.opts.Self.Name}, nil
 	}
 	return &controlpb.PlatformInfo{Primary: s.self, SameConnection: true}, nil
@@ -226,8 +235,11 @@ func sendReconnect(stream controlpb.PlatformService_OpenStreamServer) error {
 	})
 }
 
-// handle answers one inbound instruction. Only a failed Send ends the
-// stream: whatever the client sends, the stream survives it.
+// handle answers one inbound instruction as Axon Server does: what it
+// handles is acknowledged with success when it carries an instruction_id
+// (an ack too), the rest with AXONIQ-1002 and "Unsupported instruction"
+// in the details. Only a failed Send ends the stream: whatever the client
+// sends, the stream survives it.
 func (s *PlatformServer) handle(stream controlpb.PlatformService_OpenStreamServer, ps *platformStream, in *controlpb.PlatformInboundInstruction) error {
 	id := in.GetInstructionId()
 	switch r := in.GetRequest().(type) {
@@ -245,15 +257,21 @@ func (s *PlatformServer) handle(stream controlpb.PlatformService_OpenStreamServe
 	case *controlpb.PlatformInboundInstruction_Ack:
 		if !r.Ack.GetSuccess() {
 			s.opts.Logger.Debug().Str("client", s.clientID(ps)).Str("instruction", r.Ack.GetInstructionId()).
-				Str("error", r.Ack.GetError().GetMessage()).Msg("rpc: client refused an instruction")
+				Str("code", r.Ack.GetError().GetErrorCode()).Str("error", r.Ack.GetError().GetMessage()).
+				Msg("rpc: client refused an instruction")
 		}
-		return nil
+		return s.ack(stream, id, nil)
+	case *controlpb.PlatformInboundInstruction_EventProcessorInfo, *controlpb.PlatformInboundInstruction_Result:
+		// Axon Framework reports its event processors periodically, and the
+		// results of instructions; roster has no use for them, but they
+		// are not errors.
+		return s.ack(stream, id, nil)
 	default:
-		// Event processor information, results, topology subscriptions,
-		// or a request this version does not know.
+		// Topology change subscriptions, or a request this version does
+		// not know.
 		return s.ack(stream, id, &axonpb.ErrorMessage{
-			Message:   "unsupported instruction: roster handles register, heartbeat and ack on the platform stream",
 			Location:  s.opts.Self.Name,
+			Details:   []string{UnsupportedDetail},
 			ErrorCode: CodeUnsupportedInstruction,
 		})
 	}
@@ -278,7 +296,7 @@ func (s *PlatformServer) ack(stream controlpb.PlatformService_OpenStreamServer, 
 func (s *PlatformServer) register(ps *platformStream, ci *controlpb.ClientIdentification) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ps.key, ps.clientID = placementKey(ci), ci.GetClientId()
+	ps.key, ps.clientID, ps.tags = placementKey(ci), ci.GetClientId(), ci.GetTags()
 	if ps.registered {
 		return false
 	}
@@ -329,10 +347,17 @@ func (s *PlatformServer) remove(ps *platformStream) {
 }
 
 // Rebalance sends request_reconnect to the clients here that placement now
-// puts on joined, a node that just became alive: its fair share comes from
-// every node, and no other client moves. It returns how many were asked.
-func (s *PlatformServer) Rebalance(joined string) int {
-	if joined == s.opts.Self.Name || s.draining.Load() {
+// puts on joined, a node that just became alive: its fair share of the
+// clients whose best tag match includes it comes from every node, and no
+// other client moves. Loads are left out: they would send it all of them.
+// It returns how many were asked.
+func (s *PlatformServer) Rebalance(joined string) int { return s.rebalance(joined, true) }
+
+// WouldRebalance is how many clients Rebalance would ask now.
+func (s *PlatformServer) WouldRebalance(joined string) int { return s.rebalance(joined, false) }
+
+func (s *PlatformServer) rebalance(joined string, ask bool) int {
+	if joined == s.opts.Self.Name || s.departing.Load() {
 		return 0
 	}
 	s.mu.Lock()
@@ -342,23 +367,31 @@ func (s *PlatformServer) Rebalance(joined string) int {
 		if !ps.registered {
 			continue
 		}
-		if p := s.opts.Placement.pick(ps.key, "", ""); p != nil && p.name == joined {
-			ps.askReconnect()
+		if p := s.opts.Placement.pick(ps.key, ps.tags, "", "", false); p != nil && p.name == joined {
+			if ask {
+				ps.askReconnect()
+			}
 			n++
 		}
 	}
 	return n
 }
 
-// Drain prepares a shutdown: from now on GetPlatformServer answers other
-// nodes, every client here is sent request_reconnect, and Drain waits up to
-// wait (or ctx) for their streams to end; it does not wait when no other
-// node is alive. Streams still open then, and any
-// opened later, are closed. It returns how many streams ended by
-// themselves and how many were closed.
+// Depart begins a shutdown: from now on GetPlatformServer answers other
+// nodes and no client is rebalanced, while the clients here stay until
+// Drain. The node tells its peers in between, so that none of them sends a
+// client back here.
+func (s *PlatformServer) Depart() { s.departing.Store(true) }
+
+// Drain asks the clients to go (it departs first, if not yet done): every
+// client here is sent request_reconnect, and Drain waits up to wait (or
+// ctx) for their streams to end; it does not wait when no other node is
+// alive. Streams still open then, and any opened later, are closed. It
+// returns how many streams ended by themselves and how many were closed.
 func (s *PlatformServer) Drain(ctx context.Context, wait time.Duration) (left, closed int) {
+	s.departing.Store(true)
 	s.draining.Store(true)
-	if s.opts.Placement.pick("", s.opts.Self.Name, "") == nil {
+	if s.opts.Placement.pick("", nil, s.opts.Self.Name, "", false) == nil {
 		wait = 0 // no other node to go to: clients would only come back
 	}
 	s.mu.Lock()

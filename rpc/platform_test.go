@@ -93,7 +93,7 @@ func TestGetPlatformServerAnswersPlacement(t *testing.T) {
 	// n2 is declared dead.
 	info, err = f.cli.GetPlatformServer(ctx, &controlpb.ClientIdentification{ClientId: theirs, Tags: map[string]string{AvoidTag: "n2"}})
 	require.NoError(t, err)
-	want := placementOf("n1", "n3").pick(theirs, "", "").name
+	want := placementOf("n1", "n3").pick(theirs, nil, "", "", true).name
 	require.Equal(t, want, info.GetPrimary().GetNodeName())
 
 	// Without a client id, the component name places the client.
@@ -192,6 +192,8 @@ func TestOpenStreamRegistersAcksAndSurvivesUnsupported(t *testing.T) {
 	require.False(t, ack.GetSuccess())
 	require.Equal(t, CodeUnsupportedInstruction, ack.GetError().GetErrorCode())
 	require.Equal(t, "n1", ack.GetError().GetLocation())
+	require.Equal(t, []string{UnsupportedDetail}, ack.GetError().GetDetails())
+	require.Empty(t, ack.GetError().GetMessage(), "Axon Server leaves the message empty")
 
 	// Without an instruction id nothing is acknowledged; the stream lives on.
 	s.send(&controlpb.PlatformInboundInstruction{})

@@ -111,3 +111,34 @@ func TestInternalTokenInterceptors(t *testing.T) {
 	_, err = w.Recv()
 	requireAxon(t, err, "AXONIQ-1000")
 }
+
+// TestErrorCodeTrailer: a failed call carries its Axon code in the
+// AxonIQ-ErrorCode trailer, as from Axon Server; the errors of the
+// interceptors after it too.
+func TestErrorCodeTrailer(t *testing.T) {
+	eu, es := ErrorCodeInterceptors()
+	tu, ts := AccessTokenInterceptors("s3cret", nil)
+	c := healthServer(t, grpc.ChainUnaryInterceptor(eu, tu), grpc.ChainStreamInterceptor(es, ts))
+	ctx := context.Background()
+
+	var md metadata.MD
+	_, err := c.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Trailer(&md))
+	requireAxon(t, err, codeTokenMissing)
+	require.Equal(t, []string{codeTokenMissing}, md.Get("AxonIQ-ErrorCode"))
+
+	bad := metadata.AppendToOutgoingContext(ctx, AccessTokenHeader, "wrong")
+	w, err := c.Watch(bad, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	_, err = w.Recv()
+	requireAxon(t, err, codeInvalidToken)
+	require.Equal(t, []string{codeInvalidToken}, w.Trailer().Get(ErrorCodeTrailer))
+
+	// An error without an Axon code reports Axon's OTHER; a success no code.
+	good := metadata.AppendToOutgoingContext(ctx, AccessTokenHeader, "s3cret")
+	_, err = c.Check(good, &healthpb.HealthCheckRequest{Service: "no-such-service"}, grpc.Trailer(&md))
+	require.Equal(t, codes.NotFound, status.Code(err))
+	require.Equal(t, []string{"AXONIQ-0001"}, md.Get(ErrorCodeTrailer))
+	_, err = c.Check(good, &healthpb.HealthCheckRequest{}, grpc.Trailer(&md))
+	require.NoError(t, err)
+	require.Empty(t, md.Get(ErrorCodeTrailer))
+}

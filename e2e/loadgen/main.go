@@ -1,9 +1,11 @@
 // Command loadgen is the e2e suite's client fleet: N Go clients
 // (rpc/client) that each call the cluster every -interval and record
 // failures, the longest gap between successful calls, and every move from
-// node to node. The suite runs it as a container on its network, so the
-// clients resolve and connect to the nodes' advertised names, and reads
-// GET /state on -listen.
+// node to node; and -axon-clients more that hold only the platform stream
+// the way AxonIQ's Java connector does (axon.go), recording their moves.
+// The suite runs it as a container on its network, so the clients resolve
+// and connect to the nodes' advertised names, and reads GET /state on
+// -listen.
 package main
 
 import (
@@ -34,6 +36,7 @@ type move struct {
 // clientState is what /state reports for one client.
 type clientState struct {
 	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`   // go or axon
 	Server    string    `json:"server"` // node name
 	Address   string    `json:"address"`
 	Calls     int       `json:"calls"`
@@ -51,19 +54,20 @@ type fleet struct {
 
 func main() {
 	seeds := flag.String("seeds", "", "client gRPC addresses of some nodes, comma separated")
-	n := flag.Int("clients", 50, "number of clients")
+	n := flag.Int("clients", 50, "number of Go clients")
+	axon := flag.Int("axon-clients", 0, "number of clients that behave as AxonIQ's Java connector")
 	interval := flag.Duration("interval", 20*time.Millisecond, "time between one client's calls")
 	listen := flag.String("listen", ":9000", "address of the /state endpoint")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, strings.Split(*seeds, ","), *n, *interval, *listen); err != nil {
+	if err := run(ctx, strings.Split(*seeds, ","), *n, *axon, *interval, *listen); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, seeds []string, n int, interval time.Duration, listen string) error {
+func run(ctx context.Context, seeds []string, n, axon int, interval time.Duration, listen string) error {
 	f := &fleet{clients: map[string]*clientState{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /state", f.serveState)
@@ -72,9 +76,20 @@ func run(ctx context.Context, seeds []string, n int, interval time.Duration, lis
 	go func() { _ = srv.ListenAndServe() }()
 	defer srv.Close()
 	var wg sync.WaitGroup
+	for i := 0; i < axon; i++ {
+		st := &clientState{ID: fmt.Sprintf("axon-%02d", i), Kind: "axon", Moves: []move{}, lastOK: time.Now()}
+		f.mu.Lock()
+		f.clients[st.ID] = st
+		f.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.runAxon(ctx, st, seeds)
+		}()
+	}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("loadgen-%02d", i)
-		st := &clientState{ID: id, Moves: []move{}, lastOK: time.Now()}
+		st := &clientState{ID: id, Kind: "go", Moves: []move{}, lastOK: time.Now()}
 		f.mu.Lock()
 		f.clients[id] = st
 		f.mu.Unlock()
@@ -83,15 +98,9 @@ func run(ctx context.Context, seeds []string, n int, interval time.Duration, lis
 			ClientID:      id,
 			ComponentName: "loadgen",
 			OnEvent: func(ev client.Event) {
-				if ev.Type != client.EventConnected {
-					return
+				if ev.Type == client.EventConnected {
+					f.connected(st, ev.Server.Name, ev.Server.Address, ev.Gap)
 				}
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				if st.Server != "" {
-					st.Moves = append(st.Moves, move{At: time.Now().UTC(), From: st.Server, To: ev.Server.Name, Gap: ev.Gap.String()})
-				}
-				st.Server, st.Address = ev.Server.Name, ev.Server.Address
 			},
 		})
 		if err != nil {
@@ -106,6 +115,24 @@ func run(ctx context.Context, seeds []string, n int, interval time.Duration, lis
 	}
 	wg.Wait()
 	return nil
+}
+
+// connected records that st registered on node: a move when it was on
+// another node, or on the same one again (sent back).
+func (f *fleet) connected(st *clientState, node, addr string, gap time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st.Server != "" {
+		st.Moves = append(st.Moves, move{At: time.Now().UTC(), From: st.Server, To: node, Gap: gap.String()})
+	}
+	st.Server, st.Address = node, addr
+}
+
+// failed records a connection failure of a client that makes no calls.
+func (f *fleet) failed(st *clientState, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st.LastError = err.Error()
 }
 
 // call calls ListNodes through c until ctx ends.

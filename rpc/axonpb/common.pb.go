@@ -162,6 +162,69 @@ func (x *InstructionAck) GetError() *ErrorMessage {
 	return nil
 }
 
+// The outcome of an instruction that carried an instruction_id, once it
+// was carried out.
+type InstructionResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstructionId string                 `protobuf:"bytes,1,opt,name=instruction_id,json=instructionId,proto3" json:"instruction_id,omitempty"`
+	Success       bool                   `protobuf:"varint,2,opt,name=success,proto3" json:"success,omitempty"`
+	// Set when success is false.
+	Error         *ErrorMessage `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstructionResult) Reset() {
+	*x = InstructionResult{}
+	mi := &file_axonserver_common_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstructionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstructionResult) ProtoMessage() {}
+
+func (x *InstructionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_axonserver_common_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstructionResult.ProtoReflect.Descriptor instead.
+func (*InstructionResult) Descriptor() ([]byte, []int) {
+	return file_axonserver_common_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InstructionResult) GetInstructionId() string {
+	if x != nil {
+		return x.InstructionId
+	}
+	return ""
+}
+
+func (x *InstructionResult) GetSuccess() bool {
+	if x != nil {
+		return x.Success
+	}
+	return false
+}
+
+func (x *InstructionResult) GetError() *ErrorMessage {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_axonserver_common_proto protoreflect.FileDescriptor
 
 const file_axonserver_common_proto_rawDesc = "" +
@@ -174,6 +237,10 @@ const file_axonserver_common_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x04 \x01(\tR\terrorCode\"\x90\x01\n" +
 	"\x0eInstructionAck\x12%\n" +
+	"\x0einstruction_id\x18\x01 \x01(\tR\rinstructionId\x12\x18\n" +
+	"\asuccess\x18\x02 \x01(\bR\asuccess\x12=\n" +
+	"\x05error\x18\x03 \x01(\v2'.io.axoniq.axonserver.grpc.ErrorMessageR\x05error\"\x93\x01\n" +
+	"\x11InstructionResult\x12%\n" +
 	"\x0einstruction_id\x18\x01 \x01(\tR\rinstructionId\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x12=\n" +
 	"\x05error\x18\x03 \x01(\v2'.io.axoniq.axonserver.grpc.ErrorMessageR\x05errorB'Z%github.com/rosterhq/roster/rpc/axonpbb\x06proto3"
@@ -190,18 +257,20 @@ func file_axonserver_common_proto_rawDescGZIP() []byte {
 	return file_axonserver_common_proto_rawDescData
 }
 
-var file_axonserver_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_axonserver_common_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_axonserver_common_proto_goTypes = []any{
-	(*ErrorMessage)(nil),   // 0: io.axoniq.axonserver.grpc.ErrorMessage
-	(*InstructionAck)(nil), // 1: io.axoniq.axonserver.grpc.InstructionAck
+	(*ErrorMessage)(nil),      // 0: io.axoniq.axonserver.grpc.ErrorMessage
+	(*InstructionAck)(nil),    // 1: io.axoniq.axonserver.grpc.InstructionAck
+	(*InstructionResult)(nil), // 2: io.axoniq.axonserver.grpc.InstructionResult
 }
 var file_axonserver_common_proto_depIdxs = []int32{
 	0, // 0: io.axoniq.axonserver.grpc.InstructionAck.error:type_name -> io.axoniq.axonserver.grpc.ErrorMessage
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	0, // 1: io.axoniq.axonserver.grpc.InstructionResult.error:type_name -> io.axoniq.axonserver.grpc.ErrorMessage
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_axonserver_common_proto_init() }
@@ -215,7 +284,7 @@ func file_axonserver_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_axonserver_common_proto_rawDesc), len(file_axonserver_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

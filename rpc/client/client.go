@@ -430,14 +430,15 @@ func (c *Client) avoidedNames() string {
 }
 
 // probeAvoided stops avoiding the nodes that answer GetPlatformServer
-// again.
-func (c *Client) probeAvoided(ctx context.Context) {
+// again, and says how many did.
+func (c *Client) probeAvoided(ctx context.Context) int {
 	c.mu.Lock()
 	probe := make(map[string]string, len(c.avoid))
 	for name, a := range c.avoid {
 		probe[name] = a.addr
 	}
 	c.mu.Unlock()
+	back := 0
 	for name, addr := range probe {
 		conn, err := c.dial(addr)
 		if err != nil {
@@ -449,8 +450,10 @@ func (c *Client) probeAvoided(ctx context.Context) {
 		_ = conn.Close()
 		if err == nil {
 			c.forget([]string{name})
+			back++
 		}
 	}
+	return back
 }
 
 func (c *Client) avoidedAddr(addr string) bool {

@@ -190,12 +190,13 @@ func (s *session) heartbeats() {
 	}
 }
 
-// checkHome moves a displaced client back where placement wants it once
-// it avoids no node any more, as if its node had sent request_reconnect: a
-// node that restarts faster than failure detection gives the cluster no
-// join to rebalance on. Meanwhile it probes the nodes it avoids, now and
-// then, to stop avoiding those that answer again. It runs on the
-// heartbeat goroutine, so probes run beside it.
+// checkHome moves a displaced client back where placement wants it, as if
+// its node had sent request_reconnect: a node that restarts faster than
+// failure detection gives the cluster no join to rebalance on. It asks
+// once it avoids no node any more, and whenever a probe of the nodes it
+// avoids (now and then, beside the heartbeat goroutine it runs on) finds
+// one answering again: placement, which still skips those it avoids, may
+// want it there now although another is still down.
 func (s *session) checkHome() {
 	if !s.displaced.Load() {
 		return
@@ -205,12 +206,20 @@ func (s *session) checkHome() {
 			s.lastProbe = time.Now()
 			go func() {
 				defer s.probing.Store(false)
-				s.c.probeAvoided(s.ctx)
+				if s.c.probeAvoided(s.ctx) > 0 {
+					s.goHomeIfElsewhere()
+				}
 			}()
 		}
 		return
 	}
 	s.displaced.Store(false)
+	s.goHomeIfElsewhere()
+}
+
+// goHomeIfElsewhere ends the session as request_reconnect would when the
+// node says the client belongs elsewhere.
+func (s *session) goHomeIfElsewhere() {
 	if info := s.askPlatform(s.ctx, s.c.identification()); info != nil && !info.GetSameConnection() {
 		s.finish(endReason{reconnect: true})
 	}

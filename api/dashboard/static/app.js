@@ -216,8 +216,14 @@
     <td data-label="Internal" class="addr internal"></td>
     <td data-label="HTTP" class="http"><a></a></td>
     <td data-label="Clients" class="num clients"></td>
+    <td data-label="Tags" class="tags"></td>
     <td data-label="Since" class="since"></td>
     <td class="actions-cell"><button type="button" class="unregister">Unregister</button></td>`;
+
+  // tagText renders placement tags as "name=value" pairs, sorted.
+  function tagText(tags) {
+    return Object.keys(tags || {}).sort().map((k) => `${k}=${tags[k]}`).join(', ');
+  }
 
   function newRow(name) {
     const tr = document.createElement('tr');
@@ -244,6 +250,8 @@
     a.href = `${location.protocol}//${n.hostName.includes(':') ? `[${n.hostName}]` : n.hostName}:${n.httpPort}/`;
     a.title = `${n.name}'s dashboard`;
     tr.querySelector('.clients').textContent = String(n.clients || 0);
+    tr.querySelector('.tags').textContent = tagText(n.tags);
+    tr.classList.toggle('draining', !!n.draining);
     const since = tr.querySelector('.since');
     since.dataset.since = n.since;
     since.title = new Date(n.since).toLocaleString();
