@@ -33,6 +33,8 @@ var checkOrder = []string{
 	"20,000 idle connections",
 	"slow headers",
 	"slow bodies",
+	"stuck gRPC calls",
+	"endless gRPC header blocks",
 	"malformed HTTP",
 	"garbage on the client gRPC port",
 	"full data directory",
