@@ -95,7 +95,7 @@ func TestRogueSerfPeer(t *testing.T) {
 		require.Equal(t, 1, rogue.NumNodes(), "the rogue learnt no member")
 		res.Add(t, "rogue serf peer, no key",
 			"plain serf agent with the cluster's label, without the gossip key, joins a 3-node cluster with access control and a key",
-			fmt.Sprintf("join refused (%s); %.0f of its messages counted as decrypt; %s", firstLine(joinErr), refused, seen))
+			fmt.Sprintf("join refused (%s); %.0f of its messages counted as decrypt; %s", oneLine(joinErr), refused, seen))
 		require.NoError(t, rogue.Shutdown())
 
 		// A key holder running plain serf.
@@ -295,10 +295,10 @@ func sameStateSizes(t *testing.T, nodes []*node, sizes []int64) string {
 	return fmt.Sprintf("state files unchanged (%d bytes on %s)", sizes[0], nodes[0].name)
 }
 
-func firstLine(err error) string {
+// oneLine is err's text on one line.
+func oneLine(err error) string {
 	if err == nil {
 		return "no error"
 	}
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
