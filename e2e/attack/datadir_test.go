@@ -162,8 +162,17 @@ func TestFaultyDataDirectory(t *testing.T) {
 		tookUp := time.Since(healed)
 		waitFor(t, 10*time.Second, "the unregistration written on n3", func() bool { return !slices.Contains(namesOnDisk(t, dir3), v.name) })
 
-		// Retried, both commands succeed.
+		// Retried, both commands succeed. (The registration waits until
+		// every node has the unregistration: a node that registers while
+		// one is still spreading may list the unregistered node for good,
+		// a defect of its own.)
 		require.NoError(t, n3.unregister(t, u.name), "the retried unregistration")
+		for _, n := range members {
+			waitFor(t, 10*time.Second, u.name+" gone on "+n.name, func() bool {
+				got, err := n.statuses(t)
+				return err == nil && got[u.name] == ""
+			})
+		}
 		w.register(t, n1)
 		members = append(members, w)
 		waitAllAlive(t, 30*time.Second, members...)

@@ -31,6 +31,7 @@ func TestIdleConnectionFlood(t *testing.T) {
 	nodes := startCluster(t, spec{name: "n1"}, spec{name: "n2"}, spec{name: "n3"})
 	n1 := nodes[0]
 	rssBefore, _ := n1.memory(t)
+	exclusive(t)
 	watch := watchStatuses(t, []*node{n1}, nodes[1:]...)
 	during := probeHealth(n1, 100*time.Millisecond, 10*time.Second)
 

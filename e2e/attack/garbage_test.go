@@ -23,12 +23,13 @@ import (
 // of random bytes (half after a gossip label, half not, which go to the
 // internal gRPC server). The node counts the dropped packets, writes a
 // few log lines where it wrote one a packet, hangs up on every
-// connection, and its peer sees it alive all along.
+// connection, and its peers see it alive all along.
 func TestGarbageOnTheInternalPort(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, spec{name: "a"}, spec{name: "b"})
-	a, b := nodes[0], nodes[1]
-	watch := watchStatuses(t, []*node{a}, b)
+	nodes := startCluster(t, spec{name: "a"}, spec{name: "b"}, spec{name: "c"})
+	a := nodes[0]
+	exclusive(t)
+	watch := watchStatuses(t, []*node{a}, nodes[1:]...)
 	udpDone, udpSeen := garbageUDP(t, a)
 	tcpDone, tcpSeen := garbageTCP(t, a)
 	peers := watch.requireNoFalseFailure(t)

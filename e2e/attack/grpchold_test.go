@@ -54,13 +54,14 @@ func requireGRPCHealthFast(t *testing.T, addr string, probes int) []time.Duratio
 //     message never comes: gRPC health still answers every probe on a
 //     new connection within 1 s;
 //   - as many on the internal port: a new node still registers through
-//     it, and its peer sees it alive.
+//     it, and its peers see it alive.
 func TestGRPCCallsThatHoldConnections(t *testing.T) {
 	t.Parallel()
 	token, key := newToken(t), newKey(t)
-	nodes := startCluster(t, spec{name: "a", token: token, key: key}, spec{name: "b", token: token, key: key})
-	a, b := nodes[0], nodes[1]
-	watch := watchStatuses(t, []*node{a}, b)
+	nodes := startCluster(t, spec{name: "a", token: token, key: key}, spec{name: "b", token: token, key: key}, spec{name: "c", token: token, key: key})
+	a := nodes[0]
+	exclusive(t)
+	watch := watchStatuses(t, []*node{a}, nodes[1:]...)
 	m := a.scrape(t)
 	grpcCap := int(sum(m, "roster_listener_max_connections", map[string]string{"listener": "grpc"}))
 	internalCap := int(sum(m, "roster_listener_max_connections", map[string]string{"listener": "internal"}))
@@ -90,10 +91,10 @@ func TestGRPCCallsThatHoldConnections(t *testing.T) {
 	stuck = internalCap + max(internalCap/16, 100)
 	opened, _ = startHelper(t, stuckGRPC, a.internal, stuck).wait(t)
 	require.GreaterOrEqual(t, opened, stuck*95/100, "the flood must reach the node")
-	c := startNode(t, spec{name: "c", token: token, key: key})
+	d := startNode(t, spec{name: "d", token: token, key: key})
 	regStart := time.Now()
-	c.register(t, a)
-	waitAllAlive(t, 30*time.Second, a, b, c)
+	d.register(t, a)
+	waitAllAlive(t, 30*time.Second, append(nodes, d)...)
 	regTook := time.Since(regStart)
 	peers := watch.requireNoFalseFailure(t)
 	_, peakBoth := a.memory(t)

@@ -24,17 +24,18 @@ const maxAttackLogLines = 40
 // header that claims 1,048,576 nodes (memberlist alone would allocate
 // 117 MB for each before reading any) over 8 connections at a time for
 // 6 s. The node's peak resident memory stays under 200 MB, it answers
-// health throughout, every bomb is refused and counted, and its peer
-// sees it alive all along.
+// health throughout, every bomb is refused and counted, and its peers
+// see it alive all along.
 func TestPushPullHeaderBomb(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, spec{name: "a"}, spec{name: "b"})
-	a, b := nodes[0], nodes[1]
+	nodes := startCluster(t, spec{name: "a"}, spec{name: "b"}, spec{name: "c"})
+	a := nodes[0]
 	before := a.dropped(t)["oversized/tcp"]
 	rssBefore, _ := a.memory(t)
 	mark := a.logMark()
 
-	watch := watchStatuses(t, []*node{a}, b)
+	exclusive(t)
+	watch := watchStatuses(t, []*node{a}, nodes[1:]...)
 	probe := probeHealth(a, 200*time.Millisecond, 5*time.Second)
 	bomb := headerBomb(1 << 20)
 	const conns, span = 8, 6 * time.Second

@@ -41,6 +41,19 @@ var checkOrder = []string{
 	"read-only data directory",
 }
 
+// heavy lets one flood run at a time: the node under attack shares the
+// machine's cores with its attackers (which, on a network, run
+// elsewhere) and with the other attacks, and a node starved of CPU for a
+// second is suspected by its peers whatever the attack.
+var heavy = make(chan struct{}, 1)
+
+// exclusive waits until no other flood runs, and holds the place until
+// the test ends.
+func exclusive(t *testing.T) {
+	heavy <- struct{}{}
+	t.Cleanup(func() { <-heavy })
+}
+
 var (
 	// res collects the figures of all attacks.
 	res = &figures.Results{Order: checkOrder}

@@ -94,9 +94,19 @@ func startNode(t *testing.T, s spec) *node {
 	n.pid = n.cmd.Process.Pid
 	go func() { _ = n.cmd.Wait(); close(n.done) }()
 	t.Cleanup(func() {
+		lines := 40
+		if t.Failed() && n.hung() {
+			// Go prints every goroutine's stack on SIGQUIT: why it hangs.
+			_ = n.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-n.done:
+			case <-time.After(5 * time.Second):
+			}
+			lines = 400
+		}
 		n.stop()
 		if t.Failed() {
-			t.Logf("%s log (last lines):\n%s", n.name, n.logTail(40))
+			t.Logf("%s log (last lines):\n%s", n.name, n.logTail(lines))
 		}
 	})
 
@@ -117,6 +127,18 @@ func startNode(t *testing.T, s spec) *node {
 	}
 	n.client = api.NewClient("http://"+n.http, n.token, false)
 	return n
+}
+
+// hung tells whether the running node's health does not answer within
+// 5 s.
+func (n *node) hung() bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+	}
+	_, _, _, err := n.get("/actuator/health", false, 5*time.Second)
+	return err != nil
 }
 
 // stop ends the node gracefully, or kills it after 15 s.
@@ -252,14 +274,29 @@ func waitAllAlive(t *testing.T, within time.Duration, nodes ...*node) {
 	for _, n := range nodes {
 		want[n.name] = "alive"
 	}
-	waitFor(t, within, "every node lists every other alive", func() bool {
+	var last string
+	start := time.Now()
+	for {
+		ok := true
 		for _, n := range nodes {
-			if got, err := n.statuses(t); err != nil || !equalMaps(got, want) {
-				return false
+			got, err := n.statuses(t)
+			if err != nil {
+				ok, last = false, fmt.Sprintf("%s: %v", n.name, err)
+				break
+			}
+			if !equalMaps(got, want) {
+				ok, last = false, fmt.Sprintf("%s lists %v", n.name, got)
+				break
 			}
 		}
-		return true
-	})
+		if ok {
+			return
+		}
+		if time.Since(start) > within {
+			t.Fatalf("not within %s: every node lists every other alive (last seen: %s)", within, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func equalMaps(a, b map[string]string) bool {

@@ -121,10 +121,11 @@ const bodyReadTimeout = 5 * time.Second
 // probe on a new connection within 1 s meanwhile.
 func TestSlowClients(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, spec{name: "a"}, spec{name: "b"})
-	a, b := nodes[0], nodes[1]
+	nodes := startCluster(t, spec{name: "a"}, spec{name: "b"}, spec{name: "c"})
+	a := nodes[0]
 	const count = 2500
-	watch := watchStatuses(t, []*node{a}, b)
+	exclusive(t)
+	watch := watchStatuses(t, []*node{a}, nodes[1:]...)
 
 	probe := probeHealth(a, 100*time.Millisecond, 10*time.Second)
 	ends := slowConns(t, a.http, count, []byte("GET /v1/public HTTP/1.1\r\nHost: slow\r\n"), []byte("X-Slow: drip\r\n"), 2*time.Second, headerTimeout+5*time.Second)
