@@ -86,10 +86,18 @@ func TestIdleConnectionFlood(t *testing.T) {
 	res.Add(t, "20,000 idle connections",
 		fmt.Sprintf("%d connections to the HTTP port (3 in 4 keep-alive after a request, the rest silent) and %d to the client gRPC port (half idle HTTP/2, half silent) from %d helper processes, opened in %s, all accepted by the node after %s, then held",
 			openedHTTP, openedGRPC, len(helpers), ms(openTook), ms(accepted)),
-		fmt.Sprintf("health on a new connection every 100 ms while held: %d probes, median %s, slowest %s (bound %s); while the flood arrived: %d probes, slowest %s, %d without an answer in 10 s; "+
+		fmt.Sprintf("health on a new connection every 100 ms while held: %d probes, median %s, slowest %s (bound %s); while the flood arrived: %d probes, slowest %s, %d failed%s; "+
 			"the node held %.0f HTTP connections (cap %.0f, %.0f evicted) and %.0f gRPC (cap %.0f); peak RSS %s (%s before); %s",
-			len(took), ms(median(took)), ms(slowest(took)), healthBound, len(opening), ms(slowest(opening)), len(openingFails),
+			len(took), ms(median(took)), ms(slowest(took)), healthBound, len(opening), ms(slowest(opening)), len(openingFails), firstOf(openingFails),
 			listener("roster_listener_connections", "http"), listener("roster_listener_max_connections", "http"), listener("roster_listener_evicted_total", "http"),
 			listener("roster_listener_connections", "grpc"), listener("roster_listener_max_connections", "grpc"),
 			mb(peak), mb(rssBefore), peers))
+}
+
+// firstOf is " (the first: ...)" for a list of failures, or nothing.
+func firstOf(fails []string) string {
+	if len(fails) == 0 {
+		return ""
+	}
+	return " (the first " + fails[0] + ")"
 }
