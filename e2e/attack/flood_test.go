@@ -37,21 +37,30 @@ func TestIdleConnectionFlood(t *testing.T) {
 
 	start := time.Now()
 	var helpers []*helper
+	var isGRPC []bool
 	for _, count := range helpersFor(t, floodHTTP) {
-		helpers = append(helpers, startHelper(t, idleHTTP, n1.http, count))
+		helpers, isGRPC = append(helpers, startHelper(t, idleHTTP, n1.http, count)), append(isGRPC, false)
 	}
 	for _, count := range helpersFor(t, floodGRPC) {
-		helpers = append(helpers, startHelper(t, idleGRPC, n1.grpc, count))
+		helpers, isGRPC = append(helpers, startHelper(t, idleGRPC, n1.grpc, count)), append(isGRPC, true)
 	}
 	opened := make([]int, len(helpers))
+	errs := make([]error, len(helpers))
 	var wg sync.WaitGroup
 	for i, h := range helpers {
-		wg.Go(func() { opened[i], _ = h.wait(t) })
+		wg.Go(func() { opened[i], _, errs[i] = h.wait() })
 	}
 	wg.Wait()
-	openedHTTP, openedGRPC := 0, opened[len(opened)-1]
-	for _, o := range opened[:len(opened)-1] {
-		openedHTTP += o
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	openedHTTP, openedGRPC := 0, 0
+	for i, o := range opened {
+		if isGRPC[i] {
+			openedGRPC += o
+		} else {
+			openedHTTP += o
+		}
 	}
 	openTook := time.Since(start)
 	require.GreaterOrEqual(t, openedHTTP, floodHTTP*95/100, "the flood must reach the node")

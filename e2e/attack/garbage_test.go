@@ -78,7 +78,7 @@ func garbageUDP(t *testing.T, a *node) (done, seen string) {
 	lines := a.logSince(mark)
 	require.LessOrEqual(t, len(lines), maxAttackLogLines, "log lines about the garbage: %v", sampleOf(lines))
 	return fmt.Sprintf("%d packets of 1-511 random bytes, half behind the cluster's label, from %d sockets, in %s", packets, sockets, ms(took)),
-		fmt.Sprintf("%.0f counted in roster_gossip_dropped_total{transport=\"udp\"} (%s); %d log lines", dropped, reasons(a.dropped(t), "udp"), len(lines))
+		fmt.Sprintf("%.0f counted in roster_gossip_dropped_total{transport=\"udp\"} (%s); %s", dropped, reasons(a.dropped(t), "udp"), logLines(lines))
 }
 
 func garbageTCP(t *testing.T, a *node) (done, seen string) {
@@ -134,7 +134,7 @@ func garbageTCP(t *testing.T, a *node) (done, seen string) {
 	}
 	require.LessOrEqual(t, len(lines), maxAttackLogLines, "log lines about the garbage: %v", sampleOf(lines))
 	return fmt.Sprintf("%d connections to the internal port, %d at a time, each sending 1-4096 random bytes (half behind a gossip label, half to the internal gRPC server), in %s", conns, parallel, ms(took)),
-		fmt.Sprintf("the node hung up on every one, at the latest after %s; %.0f gossip streams counted in roster_gossip_dropped_total{transport=\"tcp\"} (%s); %d log lines", ms(longest), counted, reasons(after, "tcp"), len(lines))
+		fmt.Sprintf("the node hung up on every one, at the latest after %s; %.0f gossip streams counted in roster_gossip_dropped_total{transport=\"tcp\"} (%s); %s", ms(longest), counted, reasons(after, "tcp"), logLines(lines))
 }
 
 // udpBytesReceived is roster_gossip_bytes_total{direction="received",transport="udp"}.
@@ -156,3 +156,11 @@ func reasons(dropped map[string]float64, transport string) string {
 
 // sampleOf is the first few of lines.
 func sampleOf(lines []string) []string { return lines[:min(len(lines), 5)] }
+
+// logLines says how many lines a node logged: "1 log line", "5 log lines".
+func logLines(lines []string) string {
+	if len(lines) == 1 {
+		return "1 log line"
+	}
+	return fmt.Sprintf("%d log lines", len(lines))
+}

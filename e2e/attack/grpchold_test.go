@@ -73,8 +73,7 @@ func TestGRPCCallsThatHoldConnections(t *testing.T) {
 	start := time.Now()
 	opened := 0
 	for _, count := range helpersFor(t, stuck) {
-		o, _ := startHelper(t, stuckGRPC, a.grpc, count).wait(t)
-		opened += o
+		opened += startHelper(t, stuckGRPC, a.grpc, count).opened(t)
 	}
 	require.GreaterOrEqual(t, opened, stuck*95/100, "the flood must reach the node")
 	waitFor(t, time.Minute, "the node accepted the flood", func() bool {
@@ -89,7 +88,7 @@ func TestGRPCCallsThatHoldConnections(t *testing.T) {
 
 	// The internal port: a node registers through it meanwhile.
 	stuck = internalCap + max(internalCap/16, 100)
-	opened, _ = startHelper(t, stuckGRPC, a.internal, stuck).wait(t)
+	opened = startHelper(t, stuckGRPC, a.internal, stuck).opened(t)
 	require.GreaterOrEqual(t, opened, stuck*95/100, "the flood must reach the node")
 	d := startNode(t, spec{name: "d", token: token, key: key})
 	regStart := time.Now()

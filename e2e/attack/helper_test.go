@@ -88,8 +88,7 @@ func (h *helper) end() {
 
 // wait reads the helper's report: how many connections it opened, and
 // how many it could not.
-func (h *helper) wait(t *testing.T) (opened, failed int) {
-	t.Helper()
+func (h *helper) wait() (opened, failed int, err error) {
 	lines := make(chan string, 1)
 	go func() {
 		for {
@@ -102,12 +101,22 @@ func (h *helper) wait(t *testing.T) (opened, failed int) {
 	}()
 	select {
 	case line := <-lines:
-		_, err := fmt.Sscanf(line, "opened %d failed %d", &opened, &failed)
-		require.NoError(t, err, "helper said %q", line)
+		if _, err := fmt.Sscanf(line, "opened %d failed %d", &opened, &failed); err != nil {
+			return 0, 0, fmt.Errorf("helper said %q: %w", line, err)
+		}
+		return opened, failed, nil
 	case <-time.After(3 * time.Minute):
-		t.Fatal("helper did not report within 3 minutes")
+		return 0, 0, fmt.Errorf("helper did not report within 3 minutes")
 	}
-	return opened, failed
+}
+
+// opened waits for the helper's report and returns how many connections
+// it opened.
+func (h *helper) opened(t *testing.T) int {
+	t.Helper()
+	opened, _, err := h.wait()
+	require.NoError(t, err)
+	return opened
 }
 
 // helpersFor splits count connections over as few helpers as their file

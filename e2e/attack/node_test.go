@@ -250,15 +250,8 @@ func (n *node) register(t *testing.T, contact *node) {
 func startCluster(t *testing.T, specs ...spec) []*node {
 	t.Helper()
 	nodes := make([]*node, len(specs))
-	var wg sync.WaitGroup
 	for i, s := range specs {
-		wg.Go(func() { nodes[i] = startNode(t, s) })
-	}
-	wg.Wait()
-	for _, n := range nodes {
-		if n == nil {
-			t.FailNow() // its start failed, and said why
-		}
+		nodes[i] = startNode(t, s)
 	}
 	for _, n := range nodes[1:] {
 		n.register(t, nodes[0])
