@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/e2e/figures"
 )
 
 // TestReliability runs one 5-node cluster through the faults operators
@@ -18,7 +20,7 @@ func TestReliability(t *testing.T) {
 	if err := dockerAvailable(); err != nil {
 		t.Skipf("no Docker engine answers (%v): the container suite needs one", err)
 	}
-	res := &results{Started: time.Now().UTC(), Soak: soak.String()}
+	res := &results{figures.Results{Started: time.Now().UTC(), Soak: soak.String()}}
 	defer res.write(t)
 	buildImage(t)
 	buildLoadgen(t)

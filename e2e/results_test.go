@@ -3,12 +3,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"flag"
-	"os"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/e2e/figures"
 )
 
 var (
@@ -16,39 +15,19 @@ var (
 	resultsFile = flag.String("results", "", "write the figures to this JSON file (for scripts/reltable)")
 )
 
-// figure is one row of the reliability table (docs/reliability.md).
-type figure struct {
-	Check string `json:"check"`
-	Done  string `json:"done"`
-	Seen  string `json:"seen"`
-}
-
-type results struct {
-	mu      sync.Mutex
-	Started time.Time `json:"started"`
-	Soak    string    `json:"soak"`
-	Figures []figure  `json:"figures"`
-}
+// results are the rows of the reliability table (docs/reliability.md).
+type results struct{ figures.Results }
 
 func (r *results) add(t testing.TB, check, done, seen string) {
 	t.Helper()
-	t.Logf("FIGURE %s: %s -> %s", check, done, seen)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.Figures = append(r.Figures, figure{Check: check, Done: done, Seen: seen})
+	r.Add(t, check, done, seen)
 }
 
 func (r *results) write(t testing.TB) {
 	if *resultsFile == "" {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(*resultsFile, b, 0o644); err != nil {
+	if err := r.Write(*resultsFile); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -37,6 +37,13 @@ func (n *Node) internalServerOptions() []grpc.ServerOption {
 		grpc.ChainStreamInterceptor(rpc.InternalTokenStreamInterceptor(n.internalToken())))
 }
 
+// grpcMaxHeaderListSize bounds the headers of a gRPC call, counted as
+// HTTP/2 does (name, value and 32 bytes a header). gRPC Java (Axon
+// Server's) takes 8 KiB by default, so every Axon client fits in twice
+// that; gRPC Go's default, 16 MiB, would let a stranger make the node hold
+// 16 MiB for each connection that sends a header block and never ends it.
+const grpcMaxHeaderListSize = 16 << 10
+
 // grpcLimitOptions bound what a connection may hold on a gRPC server whose
 // connections conns caps:
 //   - the TLS and HTTP/2 handshakes must end within the connection
@@ -50,12 +57,14 @@ func (n *Node) internalServerOptions() []grpc.ServerOption {
 //     every 10 s at most), roster's resolver every 10 s, and a client
 //     holding a stream notices a node that stopped answering in seconds.
 //     Faster pings end the connection (GOAWAY too_many_pings);
+//   - a call's headers (metadata) may take grpcMaxHeaderListSize bytes;
 //   - conns learns which connections have calls in progress, to close
 //     unused ones first at its cap.
 func (n *Node) grpcLimitOptions(conns *connlimit.Listener) []grpc.ServerOption {
 	l := n.cfg.Limits
 	return []grpc.ServerOption{
 		grpc.ConnectionTimeout(l.GRPCConnectionTimeout),
+		grpc.MaxHeaderListSize(grpcMaxHeaderListSize),
 		grpc.MaxConcurrentStreams(uint32(min(l.GRPCMaxConcurrentStreams, 1<<31))),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: l.GRPCMaxConnectionIdle}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{

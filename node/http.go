@@ -11,11 +11,12 @@ import (
 // httpServer is the server of the HTTP port, with its limits: slow
 // headers, idle keep-alive connections, oversized headers and slow
 // responses are cut; the connection cap (n.conns.http) learns which
-// connections serve a request, to close unused ones first when full.
+// connections serve a request (one whose body is still arriving does not
+// yet), to close unused ones first when full.
 func (n *Node) httpServer() *http.Server {
 	l := n.cfg.Limits
 	return &http.Server{
-		Handler:           n.limitEventStreams(n.httpHandler()),
+		Handler:           n.conns.http.HTTPRequestBodies(n.limitEventStreams(n.httpHandler())),
 		ReadHeaderTimeout: l.HTTPHeaderTimeout,
 		IdleTimeout:       l.HTTPIdleTimeout,
 		// The event stream sets a deadline of its own before each event

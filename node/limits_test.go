@@ -2,8 +2,10 @@ package node_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -14,7 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/rosterhq/roster/api"
@@ -156,6 +161,45 @@ func TestGRPCAllowsPingsEverySecond(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	require.Equal(t, pings, acks)
+}
+
+// TestGRPCCallHeadersAreBounded sends the client gRPC port a call whose
+// header block grows past the node's bound and never ends (gRPC's own
+// default would hold 16 MiB of it per connection): the node ends the
+// connection at once. A call with a few KiB of metadata is served; one
+// with more than the bound is refused.
+func TestGRPCCallHeadersAreBounded(t *testing.T) {
+	n := runNode(t, testConfig(t, "n1", t.TempDir()))
+	c := dialRaw(t, n.GRPCAddr(), []byte(http2.ClientPreface)...)
+	fr := http2.NewFramer(c, c)
+	require.NoError(t, fr.WriteSettings())
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/grpc.health.v1.Health/Check"},
+		{":authority", "n1"}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}))
+	}
+	for i := 0; block.Len() < 1<<20; i++ {
+		require.NoError(t, enc.WriteField(hpack.HeaderField{Name: fmt.Sprintf("x-pad-%d", i), Value: strings.Repeat("p", 4000)}))
+	}
+	go func() {
+		b := block.Bytes()
+		err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:16<<10]})
+		for rest := b[16<<10:]; err == nil && len(rest) > 16<<10; rest = rest[16<<10:] {
+			err = fr.WriteContinuation(1, false, rest[:16<<10]) // never the last fragment
+		}
+	}()
+	// Well before any timeout of the port (10 s for the handshake, 5 m idle).
+	requireClosedByPeer(t, c, 5*time.Second, "endless header block")
+
+	health := healthpb.NewHealthClient(dialClientPort(t, n))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-token", strings.Repeat("t", 4<<10))
+	_, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err, "4 KiB of metadata")
+	ctx = metadata.AppendToOutgoingContext(context.Background(), "x-token", strings.Repeat("t", 32<<10))
+	_, err = health.Check(ctx, &healthpb.HealthCheckRequest{})
+	require.Error(t, err, "32 KiB of metadata")
+	t.Logf("a call with 32 KiB of metadata: %v", err)
 }
 
 // TestMembershipStreamsAreCapped opens WatchMembership streams beyond the

@@ -4,11 +4,15 @@
 // waited longest without being used (a keep-alive connection between
 // requests, a gRPC connection without calls, a connection that has sent
 // nothing yet), as nginx reuses its keep-alive connections; then of one
-// that has sent bytes no request has come of yet (slow headers, a gossip
-// stream). Connections serving a request are never cut: when all are busy
-// the new connection is refused (closed at once). A flood of idle
-// connections therefore cannot lock out a health probe, and the process
-// keeps file descriptors for everything else.
+// that has sent bytes no whole request has come of yet (slow headers, a
+// request whose body or gRPC message is still arriving, a gossip stream),
+// longest waiting first. A connection idle for less than a grace (just
+// accepted, or just served: its request may be on its way, unread) makes
+// room only when no such one is left. Connections serving a request are
+// never cut: when all are busy the new connection is refused (closed at
+// once). A flood of idle or slow connections therefore cannot lock out a
+// health probe, and the process keeps file descriptors for everything
+// else.
 //
 // The listener learns what its connections do from the protocol above it:
 // HTTPConnState for net/http, StatsHandler for gRPC. It finds a connection
@@ -33,7 +37,8 @@ const (
 	// Idle: nothing asked of the server yet or any more. Evicted first.
 	Idle State = iota
 	// Pending: bytes arrived on an idle connection and the protocol has not
-	// said whether a request came of them. Evicted when no idle one is left.
+	// said whether a request came of them, or a request waits for the rest
+	// of its body or message. Evicted when no idle one is left.
 	Pending
 	// Active: a request or call is in progress. Never evicted.
 	Active
@@ -50,12 +55,22 @@ type Options struct {
 	// OnRefuse, when set, is called for every connection refused because
 	// all Max connections were active. It must not block.
 	OnRefuse func()
+	// Grace is how long a connection that has just been accepted, or has
+	// just been served, may stay idle before it counts as unused while
+	// pending ones are held: its request may be on its way (the server
+	// has not read it yet). 0 means DefaultGrace.
+	Grace time.Duration
 }
+
+// DefaultGrace is Options.Grace's default: clients send a request
+// within milliseconds of connecting, or of their previous answer.
+const DefaultGrace = time.Second
 
 // Listener is a net.Listener that holds at most Max connections.
 type Listener struct {
 	net.Listener
 	max      int
+	grace    time.Duration
 	onRefuse func()
 	m        listenerMetrics
 
@@ -70,9 +85,13 @@ func New(inner net.Listener, opts Options) *Listener {
 	l := &Listener{
 		Listener: inner,
 		max:      max(opts.Max, 1),
+		grace:    opts.Grace,
 		onRefuse: opts.OnRefuse,
 		m:        opts.Metrics.forListener(opts.Name),
 		conns:    make(map[string]*conn),
+	}
+	if l.grace <= 0 {
+		l.grace = DefaultGrace
 	}
 	l.m.setMax(l.max)
 	return l
@@ -115,16 +134,17 @@ func (l *Listener) Accept() (net.Conn, error) {
 		c := &conn{Conn: raw, l: l, key: connKey(raw.LocalAddr(), raw.RemoteAddr())}
 
 		l.mu.Lock()
+		now := time.Now()
 		var victim *conn
 		if len(l.conns) >= l.max {
-			if victim = l.oldestLocked(); victim != nil {
+			if victim = l.oldestLocked(now); victim != nil {
 				l.removeLocked(victim)
 			}
 		}
 		admitted := victim != nil || len(l.conns) < l.max
 		if admitted {
 			l.conns[c.key] = c
-			c.elem = l.idle.PushBack(c)
+			c.elem, c.since = l.idle.PushBack(c), now
 		}
 		open := len(l.conns)
 		l.mu.Unlock()
@@ -151,7 +171,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) evict() *conn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	victim := l.oldestLocked()
+	victim := l.oldestLocked(time.Now())
 	if victim != nil {
 		l.removeLocked(victim)
 		l.m.open.Set(float64(len(l.conns)))
@@ -159,11 +179,16 @@ func (l *Listener) evict() *conn {
 	return victim
 }
 
-func (l *Listener) oldestLocked() *conn {
-	if e := l.idle.Front(); e != nil {
+// oldestLocked picks the connection to evict: the longest idle one, but
+// one idle for less than the grace only when no pending one is left.
+func (l *Listener) oldestLocked(now time.Time) *conn {
+	if e := l.idle.Front(); e != nil && now.Sub(e.Value.(*conn).since) >= l.grace {
 		return e.Value.(*conn)
 	}
 	if e := l.pending.Front(); e != nil {
+		return e.Value.(*conn)
+	}
+	if e := l.idle.Front(); e != nil {
 		return e.Value.(*conn)
 	}
 	return nil
@@ -202,6 +227,7 @@ func (l *Listener) setStateLocked(c *conn, s State) {
 	}
 	l.unlinkLocked(c)
 	c.state.Store(int32(s))
+	c.since = time.Now()
 	switch s {
 	case Idle:
 		c.elem = l.idle.PushBack(c)
@@ -254,10 +280,11 @@ type conn struct {
 	l     *Listener
 	key   string
 	state atomic.Int32 // a State; written under l.mu
-	// Under l.mu: its place in l.idle or l.pending, and whether it no
-	// longer counts (closed, or evicted).
-	elem *list.Element
-	gone bool
+	// Under l.mu: its place in l.idle or l.pending, since when, and
+	// whether it no longer counts (closed, or evicted).
+	elem  *list.Element
+	since time.Time
+	gone  bool
 }
 
 // Read marks an idle connection pending when bytes arrive.

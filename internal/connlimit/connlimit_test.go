@@ -25,12 +25,19 @@ import (
 // registry.
 func newLimited(t *testing.T, max int, onRefuse func()) (*connlimit.Listener, *prometheus.Registry) {
 	t.Helper()
+	return newLimitedWith(t, connlimit.Options{Max: max, OnRefuse: onRefuse})
+}
+
+// newLimitedWith is newLimited with more options.
+func newLimitedWith(t *testing.T, opts connlimit.Options) (*connlimit.Listener, *prometheus.Registry) {
+	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	m, err := connlimit.NewMetrics(reg)
 	require.NoError(t, err)
-	l := connlimit.New(inner, connlimit.Options{Max: max, Metrics: m, Name: "test", OnRefuse: onRefuse})
+	opts.Metrics, opts.Name = m, "test"
+	l := connlimit.New(inner, opts)
 	t.Cleanup(func() { _ = l.Close() })
 	return l, reg
 }
@@ -107,9 +114,11 @@ func eventuallyOpen(t *testing.T, l *connlimit.Listener, want int) {
 
 // TestEvictsLongestIdleFirst fills the cap with connections that sent
 // nothing and one that sent bytes, and checks who makes room for new
-// ones: the idle ones, oldest first, and only then the pending one.
+// ones: the idle ones, oldest first, and only then the pending one. (The
+// grace that spares just accepted connections is left out here:
+// TestFreshConnectionOutlivesSlowHeaders checks it.)
 func TestEvictsLongestIdleFirst(t *testing.T) {
-	l, reg := newLimited(t, 3, nil)
+	l, reg := newLimitedWith(t, connlimit.Options{Max: 3, Grace: time.Nanosecond})
 	readAll(t, l)
 	pending := dial(t, l, "GET / HT") // oldest, but has sent bytes
 	eventuallyOpen(t, l, 1)

@@ -8,7 +8,12 @@ import (
 
 // StatsHandler tells l what the connections of a gRPC server (one serving
 // l's connections) do: a connection is active while it has calls in
-// progress and idle otherwise. Add it with grpc.StatsHandler.
+// progress and idle otherwise. A call is in progress from its first
+// message on: until then it is a request still arriving, and the
+// connection is pending at most (a client that sends a call's headers
+// and never its message holds nothing a new connection cannot take;
+// gRPC reads a unary call's message before any interceptor, such as the
+// token check, sees the call). Add it with grpc.StatsHandler.
 func (l *Listener) StatsHandler() stats.Handler { return grpcStats{l: l} }
 
 type grpcStats struct{ l *Listener }
@@ -43,27 +48,42 @@ func (h grpcStats) HandleConn(ctx context.Context, s stats.ConnStats) {
 	}
 }
 
-func (grpcStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+type rpcCtxKey struct{}
 
-// HandleRPC counts the calls in progress: gRPC reports Begin and End once
-// for every call a handler serves.
+// grpcCall is what the handler keeps per call: whether it counts as in
+// progress; under l.mu.
+type grpcCall struct{ counted bool }
+
+func (grpcStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, rpcCtxKey{}, &grpcCall{})
+}
+
+// HandleRPC counts the calls in progress: gRPC reports a call's messages
+// (InPayload) as its handler reads them, and End once for every call.
 func (h grpcStats) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	var delta int
-	switch s.(type) {
-	case *stats.Begin:
-		delta = 1
-	case *stats.End:
-		delta = -1
-	default:
-		return
-	}
 	g, ok := ctx.Value(connCtxKey{}).(*grpcConn)
-	if !ok || g.c == nil {
+	call, _ := ctx.Value(rpcCtxKey{}).(*grpcCall)
+	if !ok || g.c == nil || call == nil {
 		return
 	}
 	h.l.mu.Lock()
 	defer h.l.mu.Unlock()
-	g.calls += delta
+	switch s.(type) {
+	case *stats.InPayload:
+		if call.counted {
+			return
+		}
+		call.counted = true
+		g.calls++
+	case *stats.End:
+		if !call.counted {
+			return
+		}
+		call.counted = false
+		g.calls--
+	default:
+		return
+	}
 	if g.calls > 0 {
 		h.l.setStateLocked(g.c, Active)
 	} else {

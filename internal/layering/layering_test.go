@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"internal": {"internal"},
 	"examples": {"api", "rpc"},
 	"e2e":      {"api", "rpc"},
-	"scripts":  {"api", "rpc"},
+	"scripts":  {"api", "rpc", "e2e"},
 }
 
 func part(importPath string) string {
