@@ -138,6 +138,9 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
 		}
 	}
+	if register {
+		intro = c.reintroduce(ctx, address, self, intro)
+	}
 	for _, ev := range c.reg.merge(intro.Members, intro.Tombstones) {
 		c.publish(ev, true)
 	}
@@ -155,6 +158,22 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		}
 	}
 	return intro, nil
+}
+
+// reintroduce asks the contact again once this node has joined gossip.
+// serf's join ignores the user events sent before it, so an
+// unregistration that spread between the first introduction (which still
+// listed the node) and the join reaches this node by neither; the second
+// introduction lists its tombstone. An unregistration the contact has not
+// heard of yet reaches this node by gossip, as it is a member by now. When
+// the contact does not answer, the first introduction stands.
+func (c *Cluster) reintroduce(ctx context.Context, address string, self Member, first Introduction) Introduction {
+	again, err := c.cfg.Introducer.Introduce(ctx, address, self, false)
+	if err != nil || again.NodeID != first.NodeID {
+		c.log.Debug().Err(err).Str("contact", address).Msg("gossip: the contact did not answer a second introduction after the join; the first one stands")
+		return first
+	}
+	return again
 }
 
 // checkNotMember refuses register-node on a node that is already in a
