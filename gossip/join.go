@@ -100,6 +100,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		if err := c.reg.lift(intro.Members); err != nil {
 			return Introduction{}, err
 		}
+		c.hear()
 	} else if c.reg.exiled(intro.Name, intro.NodeID) {
 		return Introduction{}, fmt.Errorf("gossip: this node was unregistered from the cluster of %s; only register-node adds it again: %w", intro.Name, ErrExiled)
 	}

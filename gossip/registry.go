@@ -342,6 +342,14 @@ func (r *registry) exiled(name, id string) bool {
 	return ok
 }
 
+// exiledAlone reports whether this node was unregistered and has joined
+// no cluster since: it knows exiles and no member but itself.
+func (r *registry) exiledAlone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.exiles) > 0 && len(r.members) <= 1
+}
+
 // lift forgets the exile of these members: an explicit register-node
 // brings this node back into their cluster.
 func (r *registry) lift(members []Member) error {
