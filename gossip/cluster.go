@@ -689,5 +689,24 @@ func (c *Cluster) GossipMembers() []GossipMember {
 	return out
 }
 
-// Serf exposes the serf instance for debugging views and key management.
-func (c *Cluster) Serf() (*serf.Serf, error) { return c.current() }
+// DebugState is the cluster as this node's layers hold it, for debugging
+// views: it may change without notice.
+type DebugState struct {
+	Profile Profile `json:"profile"`
+	// Serf is serf's own counters (members, event and query clocks,
+	// encryption); empty while gossip does not run.
+	Serf       map[string]string `json:"serf"`
+	Memberlist []GossipMember    `json:"memberlist"`
+	Registry   []Member          `json:"registry"`
+	Tombstones []Tombstone       `json:"unregistered"`
+	Rejoin     string            `json:"rejoin,omitempty"`
+}
+
+// DebugState reports the cluster's raw state for debugging views.
+func (c *Cluster) DebugState() DebugState {
+	st := DebugState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus(), Memberlist: c.GossipMembers()}
+	if s, err := c.current(); err == nil {
+		st.Serf = s.Stats()
+	}
+	return st
+}
