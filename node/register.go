@@ -40,7 +40,7 @@ func (n *Node) Register(ctx context.Context, host string, port int) error {
 		ctx, cancel = context.WithTimeout(ctx, registerTimeout)
 		defer cancel()
 	}
-	intro, err := n.cluster.JoinVia(ctx, address, gossip.JoinOptions{Strict: true, Wait: true})
+	intro, err := n.cluster.JoinVia(ctx, address, gossip.JoinOptions{Mode: gossip.JoinRegister})
 	if err != nil {
 		return n.joinError(ctx, address, err)
 	}
