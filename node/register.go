@@ -255,3 +255,16 @@ func shortErr(err error) string {
 	}
 	return errMsg(err)
 }
+
+// lastCause is the innermost words of an error that may span lines (serf's
+// multierror): "remote state is encrypted and encryption is not configured".
+func lastCause(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
+}
