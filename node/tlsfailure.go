@@ -1,30 +1,31 @@
 package node
 
 import (
-	"strings"
+	"errors"
+
+	"github.com/rosterhq/roster/node/tlsdiag"
 )
 
 // tlsFailure explains an error of a call to another node that failed in
-// TLS, and what to check; ok is false for other errors.
+// TLS, and what to check; ok is false for other errors. A node that speaks
+// TLS where this one does not is told by wrongPort, which looks at the
+// port: the plain HTTP/2 client learns only that the answer was not
+// HTTP/2.
 func tlsFailure(err error) (why string, ok bool) {
-	msg := err.Error()
 	const check = "; both nodes need axoniq.axonserver.ssl.enabled alike, and with " + keyInternalTrustCAs +
 		" internal certificates signed by a CA in the other node's trust file"
-	switch {
-	case strings.Contains(msg, "looked like an HTTP/1.1 header"), strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"),
-		strings.Contains(msg, "error reading server preface: http2: frame too large"):
-		return "the node there requires TLS and this node has axoniq.axonserver.ssl.enabled=false" + check, true
-	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+	var refused *peerCertError
+	if errors.As(err, &refused) {
+		return refused.msg + check, true
+	}
+	f := tlsdiag.Diagnose(err)
+	switch f.Kind {
+	case tlsdiag.None:
+		return "", false
+	case tlsdiag.NotTLS:
 		return "the node there does not speak TLS (axoniq.axonserver.ssl.enabled=false there)" + check, true
-	case strings.Contains(msg, "remote error: tls: "):
-		_, alert, _ := strings.Cut(msg, "remote error: tls: ")
-		return "the node there refused this node's certificate (" + strings.TrimSuffix(alert, `"`) + ")" + check, true
+	case tlsdiag.Refused:
+		return "the node there refused this node's certificate (" + f.Alert + ")" + check, true
 	}
-	for _, marker := range []string{"node: tls: ", "x509: ", "tls: "} {
-		if i := strings.Index(msg, marker); i >= 0 {
-			why = strings.TrimSuffix(strings.TrimPrefix(msg[i:], "node: tls: "), `"`)
-			return why + check, true
-		}
-	}
-	return "", false
+	return f.Err.Error() + check, true
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -13,7 +12,7 @@ import (
 // one of names.
 func (t *tlsSetup) verifyPeer(cs tls.ConnectionState, names []string) error {
 	if len(cs.PeerCertificates) == 0 {
-		return errors.New("node: tls: the peer sent no certificate")
+		return &peerCertError{msg: "the peer sent no certificate"}
 	}
 	leaf := cs.PeerCertificates[0]
 	opts := x509.VerifyOptions{Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
@@ -28,16 +27,31 @@ func (t *tlsSetup) verifyPeer(cs tls.ConnectionState, names []string) error {
 		if t.trust != nil {
 			trusted = keyInternalTrustCAs
 		}
-		return fmt.Errorf("node: tls: the peer's certificate is not trusted by %s: %w", trusted, err)
+		return &peerCertError{msg: "the peer's certificate is not trusted by " + trusted + ": " + err.Error(), err: err}
 	}
+	var mismatch error
 	for _, n := range names {
-		if n != "" && leaf.VerifyHostname(n) == nil {
+		if n == "" {
+			continue
+		}
+		if mismatch = leaf.VerifyHostname(n); mismatch == nil {
 			return nil
 		}
 	}
-	return fmt.Errorf("node: tls: the peer's certificate is valid for %s, not for %s",
-		certNames(leaf), strings.Join(names, " or "))
+	return &peerCertError{msg: fmt.Sprintf("the peer's certificate is valid for %s, not for %s",
+		certNames(leaf), strings.Join(names, " or ")), err: mismatch}
 }
+
+// peerCertError is this node's refusal of the certificate of a node it
+// dialed. err is x509's reason, for errors.As, when there is one.
+type peerCertError struct {
+	msg string
+	err error
+}
+
+func (e *peerCertError) Error() string { return "node: tls: " + e.msg }
+
+func (e *peerCertError) Unwrap() error { return e.err }
 
 func certNames(c *x509.Certificate) string {
 	var names []string
