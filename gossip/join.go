@@ -94,7 +94,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	register := opts.Mode.wait()
 	if register {
 		if err := c.reg.checkWritable(); err != nil {
-			return Introduction{}, fmt.Errorf("%w of this node (axoniq.axonserver.controldb-path), so it does not join: %w", ErrStateNotWritable, err)
+			return Introduction{}, fmt.Errorf("%w of this node to its data directory, so it does not join: %w", ErrStateNotWritable, err)
 		}
 	}
 	self := c.Local()

@@ -65,7 +65,7 @@ func (n *Node) joinError(ctx context.Context, address string, err error) error {
 	case errors.Is(err, gossip.ErrUnregistered):
 		return api.Errorf(api.CodeNotAMember, "cannot join through %s: %s", address, errMsg(err))
 	case errors.Is(err, gossip.ErrStateNotWritable):
-		return api.Errorf(api.CodeInternal, "%s", errMsg(err))
+		return api.Errorf(api.CodeInternal, "%s (the data directory is %s)", errMsg(err), keyControlDBPath)
 	case errors.Is(err, gossip.ErrExchange):
 		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: the gossip exchange failed (%s); both nodes need the same gossip key "+
 			"(axoniq.axonserver.cluster.encryption-key, or the keyring.json in axoniq.axonserver.controldb-path, which wins once saved) "+
