@@ -129,8 +129,9 @@ func (tb *testbed) cleanup() {
 	defer cancel()
 	if tb.t.Failed() {
 		for _, h := range tb.hosts {
-			logs, _ := docker(ctx, "logs", "--tail", "40", h.container)
-			tb.t.Logf("--- %s (last lines)\n%s", h.container, logs)
+			// Nodes log to stderr: docker logs replays it there.
+			out, _ := exec.CommandContext(ctx, "docker", "logs", "--tail", "60", h.container).CombinedOutput()
+			tb.t.Logf("--- %s (last lines)\n%s", h.container, out)
 		}
 	}
 	names, _ := docker(ctx, "ps", "-aq", "--filter", "name="+prefix)

@@ -16,8 +16,9 @@ import (
 // admitted as before, so that a peer that lost its state (restored from
 // the backup) is healed by the members that rejoin it. Every rejoin starts
 // with an introduction: serf's own rejoin from its snapshot and its
-// reconnect are off (startSerfLocked). Errors wrap ErrUnregistered or
-// ErrNotRegistered, or are a *NameTakenError.
+// reconnect are off (startSerfLocked). A node registering through an
+// unregistered node ends its deafness (transport.deaf). Errors wrap
+// ErrUnregistered or ErrNotRegistered, or are a *NameTakenError.
 func (c *Cluster) Admit(caller Member, returning bool) error {
 	if err := ValidNodeName(caller.Name); err != nil {
 		return err
@@ -35,7 +36,24 @@ func (c *Cluster) Admit(caller Member, returning bool) error {
 		return fmt.Errorf("gossip: node %s (id %s) was away for half the tombstone TTL or more and is not registered on node %s: "+
 			"it was unregistered meanwhile (register-node adds it again): %w", caller.Name, caller.Info.ID, c.cfg.Name, ErrNotRegistered)
 	}
+	// A node registering through this one, after it was unregistered from
+	// its former cluster, makes a new cluster with it: gossip is heard
+	// again. A former peer (one it exiled) does not.
+	if !returning && !c.reg.exiled(caller.Name, caller.Info.ID) {
+		c.hear()
+	}
 	return nil
+}
+
+// hear ends the deafness of an unregistered node (transport.deaf): it
+// joins a cluster again.
+func (c *Cluster) hear() {
+	c.mu.Lock()
+	tr := c.tr
+	c.mu.Unlock()
+	if tr != nil && tr.deaf.Swap(false) {
+		c.log.Info().Msg("gossip: joining a cluster again; gossip from the former cluster is taken again")
+	}
 }
 
 // NameTakenError refuses a node whose name a live node with another id

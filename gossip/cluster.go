@@ -327,6 +327,9 @@ func (c *Cluster) Start() error {
 	}
 	c.tr = newTransport(transportConfig{packets: c.cfg.Packets, streams: c.cfg.Streams, dial: c.cfg.Dialer, label: c.cfg.ClusterName,
 		timeout: c.cfg.Profile.TCPTimeout, compress: c.cfg.Profile.Compression, limits: c.cfg.Limits, known: c.knownNodes, log: c.log, metrics: c.metrics})
+	// A node restarted after it was unregistered stays deaf to its
+	// former cluster until it joins one.
+	c.tr.deaf.Store(c.reg.exiledAlone())
 	if err := c.startSerfLocked(); err != nil {
 		c.tr.close()
 		return err

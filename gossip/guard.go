@@ -60,9 +60,10 @@ const (
 	reasonBadType        = "bad_type"         // a message type memberlist does not take there
 	reasonTimeout        = "timeout"          // the stream's message did not arrive in time
 	reasonTooManyStreams = "too_many_streams" // Limits.MaxStreams streams open already
+	reasonExiled         = "exiled"           // this node was unregistered: its former cluster's gossip is not taken
 )
 
-var dropReasons = []string{reasonClusterLabel, reasonDecrypt, reasonMalformed, reasonOversized, reasonBadType, reasonTimeout, reasonTooManyStreams}
+var dropReasons = []string{reasonClusterLabel, reasonDecrypt, reasonMalformed, reasonOversized, reasonBadType, reasonTimeout, reasonTooManyStreams, reasonExiled}
 
 // refusal is the guard's verdict on input it does not pass on.
 type refusal struct {
@@ -430,7 +431,7 @@ func errorReply(text string, compress bool, aeads []cipher.AEAD, label string) [
 // with an error: not one of another cluster, too slow or one too many.
 func answered(reason string) bool {
 	switch reason {
-	case reasonClusterLabel, reasonTimeout, reasonTooManyStreams:
+	case reasonClusterLabel, reasonTimeout, reasonTooManyStreams, reasonExiled:
 		return false
 	}
 	return true

@@ -123,6 +123,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		if err := c.reg.lift(intro.Members); err != nil {
 			return Introduction{}, err
 		}
+		c.hear()
 	} else if c.reg.exiled(intro.Name, intro.NodeID) {
 		return Introduction{}, fmt.Errorf("gossip: this node was unregistered from the cluster of %s; only register-node adds it again: %w", intro.Name, ErrExiled)
 	}
@@ -161,6 +162,9 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 			return Introduction{}, fmt.Errorf("gossip: join through %s: %w: %w", address, ErrExchange, err)
 		}
 	}
+	if register {
+		intro = c.reintroduce(ctx, address, self, intro)
+	}
 	for _, ev := range c.reg.merge(intro.Members, intro.Tombstones) {
 		c.publish(ev, true)
 	}
@@ -178,6 +182,22 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 		}
 	}
 	return intro, nil
+}
+
+// reintroduce asks the contact again once this node has joined gossip.
+// serf's join ignores the user events sent before it, so an
+// unregistration that spread between the first introduction (which still
+// listed the node) and the join reaches this node by neither; the second
+// introduction lists its tombstone. An unregistration the contact has not
+// heard of yet reaches this node by gossip, as it is a member by now. When
+// the contact does not answer, the first introduction stands.
+func (c *Cluster) reintroduce(ctx context.Context, address string, self Member, first Introduction) Introduction {
+	again, err := c.cfg.Introducer.Introduce(ctx, address, self, false)
+	if err != nil || again.NodeID != first.NodeID {
+		c.log.Debug().Err(err).Str("contact", address).Msg("gossip: the contact did not answer a second introduction after the join; the first one stands")
+		return first
+	}
+	return again
 }
 
 // checkNotMember refuses register-node on a node that is already in a

@@ -342,6 +342,14 @@ func (r *registry) exiled(name, id string) bool {
 	return ok
 }
 
+// exiledAlone reports whether this node was unregistered and has joined
+// no cluster since: it knows exiles and no member but itself.
+func (r *registry) exiledAlone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.exiles) > 0 && len(r.members) <= 1
+}
+
 // lift forgets the exile of these members: an explicit register-node
 // brings this node back into their cluster.
 func (r *registry) lift(members []Member) error {
@@ -396,6 +404,12 @@ func (r *registry) observe(name string, info NodeInfo, addr string, status Statu
 		return Event{}, false
 	}
 	m, known := r.members[name]
+	if !known && status != StatusAlive && status != StatusSuspect && r.tombstonedLocked(name) {
+		// A node unregistered under this name runs standalone under a new
+		// id; gossip about it leaving may reach nodes that never knew it.
+		// A node registered again under the name is recorded when alive.
+		return Event{}, false
+	}
 	if !known {
 		m = &Member{Name: name}
 	}
@@ -414,6 +428,16 @@ func (r *registry) observe(name string, info NodeInfo, addr string, status Statu
 	r.members[name] = m
 	r.changedLocked()
 	return Event{Type: typ, Member: *m}, true
+}
+
+// tombstonedLocked reports whether any node of this name was unregistered.
+func (r *registry) tombstonedLocked(name string) bool {
+	for _, t := range r.tombstones {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // setStatus changes only the status of a known member.
@@ -567,7 +591,10 @@ func (r *registry) merge(members []Member, tombs []Tombstone) []Event {
 		}
 		r.tombstones[key] = r.clampLocked(t)
 		changed = true
-		if m, ok := r.members[t.Name]; ok && m.Info.ID == t.ID && t.Name != r.st.Name {
+		// The member itself, or a later incarnation that has left: a node
+		// unregistered while live runs standalone under a new id, and
+		// gossip of it leaving may come before its tombstone.
+		if m, ok := r.members[t.Name]; ok && t.Name != r.st.Name && (m.Info.ID == t.ID || m.Status == StatusLeft) {
 			events = append(events, Event{Type: EventRemove, Member: *m})
 			delete(r.members, t.Name)
 		}

@@ -46,6 +46,12 @@ type transport struct {
 	members  atomic.Pointer[memberlist.Memberlist]
 	nodes    atomic.Pointer[nodesAt] // the push/pull bound, recomputed now and then
 	active   atomic.Int64            // inbound streams being handled
+	// deaf drops all gossip with the cluster's label: set while this node
+	// runs standalone after it was unregistered, until it joins again.
+	// Peers that have not heard of the unregistration yet would otherwise
+	// learn its new identity from its answers (memberlist piggybacks its
+	// alive message on every ack and push/pull) and take it back in.
+	deaf     atomic.Bool
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
 	started  sync.Once
@@ -172,6 +178,10 @@ func (t *transport) readPackets() {
 			t.refused(from, "udp", refuse(reasonClusterLabel, "a packet labelled %q", label))
 			continue
 		}
+		if t.deaf.Load() {
+			t.refused(from, "udp", refuse(reasonExiled, "a packet from the cluster this node was unregistered from"))
+			continue
+		}
 		if err := guard.check(msg); err != nil {
 			t.refused(from, "udp", err)
 			continue
@@ -216,6 +226,11 @@ func (t *transport) acceptStreams() {
 // its own goroutine and buffer, and hands memberlist the stream when the
 // guard passes it. The deadline stays until memberlist sets its own.
 func (t *transport) checkStream(conn net.Conn) {
+	if t.deaf.Load() {
+		t.refused(conn.RemoteAddr(), "tcp", refuse(reasonExiled, "a stream while this node is unregistered from its cluster"))
+		_ = conn.Close()
+		return
+	}
 	_ = conn.SetDeadline(time.Now().Add(t.timeout))
 	check := streamCheck{lim: t.inboundLimits(), types: inboundTypes, aeads: t.keys.current(), label: t.label}
 	msg, err := check.read(conn, true)
@@ -252,7 +267,7 @@ func (t *transport) refused(from net.Addr, transport string, err error) {
 	reason := reasonOf(err)
 	t.metrics.dropped.WithLabelValues(reason, transport).Inc()
 	level := zerolog.WarnLevel
-	if reason == reasonClusterLabel {
+	if reason == reasonClusterLabel || reason == reasonExiled {
 		level = zerolog.DebugLevel
 	}
 	if !logEnabled(t.log, level) {

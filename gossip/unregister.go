@@ -182,6 +182,8 @@ func (c *Cluster) becomeStandalone(id, why string) error {
 		c.log.Warn().Err(err).Msg("gossip: leave before standalone")
 	}
 	_ = s.Shutdown()
+	// Deaf to the former cluster until this node joins one again.
+	c.tr.deaf.Store(true)
 	close(stop)
 	c.loops.Wait()
 	old := c.reg.list()

@@ -27,8 +27,11 @@ const (
 	// usually do within a few gossip rounds.
 	drainConfirmWait = 2 * time.Second
 	// rebalanceWait bounds how long a node waits for its peers to place
-	// clients on a node that joined before it sends it some.
-	rebalanceWait = 2 * time.Second
+	// clients on a node that joined before it sends it some. Nothing waits
+	// on a rebalance (the clients are served where they are meanwhile), so
+	// it gives a loaded peer far longer than a drain does: a client asked
+	// to move too early may be sent back by a peer that has not heard.
+	rebalanceWait = 10 * time.Second
 	// membershipBuffer is the slack of the node's membership subscriptions.
 	membershipBuffer = 256
 )

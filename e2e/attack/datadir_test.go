@@ -105,9 +105,8 @@ func TestFaultyDataDirectory(t *testing.T) {
 		v.register(t, n1)
 		size := len(members) + 2
 		waitAllAlive(t, 30*time.Second, append(slices.Clone(members), u, v)...)
-		// Stopped (left) before they are unregistered: a live node told to
-		// leave can be taken back in by its old peers, a defect of its own
-		// that this attack is not about.
+		// Stopped (left) before they are unregistered: this attack is about
+		// the faulty disks, not a live node's leave (gossip's own tests).
 		u.stop()
 		v.stop()
 		listed := map[string]string{u.name: "left", v.name: "left"}
