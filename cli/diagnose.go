@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/node/portprobe"
+	"github.com/rosterhq/roster/node/tlsdiag"
 )
 
 // probeTimeout bounds the look at the --server port after a failure.
@@ -52,13 +51,10 @@ func (a *admin) explain(parent, ctx context.Context, err error) error {
 func (a *admin) diagnose(ctx context.Context, err error) string {
 	base := a.client.BaseURL
 	var (
-		authority x509.UnknownAuthorityError
-		hostname  x509.HostnameError
-		invalid   x509.CertificateInvalidError
-		record    tls.RecordHeaderError
-		ae        *api.Error
-		dnsErr    *net.DNSError
+		ae     *api.Error
+		dnsErr *net.DNSError
 	)
+	tlsErr := tlsdiag.Diagnose(err)
 	switch {
 	case errors.As(err, &ae):
 		// The node's own answer; only a bare 400 may be plain HTTP sent
@@ -68,18 +64,18 @@ func (a *admin) diagnose(ctx context.Context, err error) string {
 		}
 	case errors.Is(err, http.ErrSchemeMismatch):
 		return "cannot reach " + base + ": the server speaks plain HTTP, not HTTPS: use an http:// URL with -S and no -s/--https"
-	case errors.As(err, &authority):
+	case tlsErr.Kind == tlsdiag.UnknownAuthority:
 		return "cannot reach " + base + ": the server's certificate is not signed by a CA this machine trusts: trust the CA " +
 			"(--ca-cert ca.pem) or skip the check with -i/--insecure-ssl"
-	case errors.As(err, &hostname):
-		return "cannot reach " + base + ": " + hostname.Error() + ": use a name the certificate holds with -S, or skip the check with -i/--insecure-ssl"
-	case errors.As(err, &invalid):
-		return "cannot reach " + base + ": the server's certificate is not valid: " + invalid.Error() +
+	case tlsErr.Kind == tlsdiag.Hostname:
+		return "cannot reach " + base + ": " + tlsErr.Err.Error() + ": use a name the certificate holds with -S, or skip the check with -i/--insecure-ssl"
+	case tlsErr.Kind == tlsdiag.Invalid:
+		return "cannot reach " + base + ": the server's certificate is not valid: " + tlsErr.Err.Error() +
 			" (or skip the check with -i/--insecure-ssl)"
 	case errors.As(err, &dnsErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "" // clear as they are
-	case errors.As(err, &record), isTransportError(err):
+	case tlsErr.Kind == tlsdiag.NotTLS, isTransportError(err):
 		// Something answered, but not HTTP as asked: see what it is.
 	default:
 		return ""

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -201,6 +202,15 @@ func TestSchemeAndCertificateHints(t *testing.T) {
 	r = run(t, "", "cluster", "-s", "-S", tlsHostPort, "--ca-cert", ca)
 	assert.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "node-b.example.com")
+
+	// httptest's certificate holds example.com and the loopback IPs, not
+	// localhost.
+	_, port, err := net.SplitHostPort(tlsHostPort)
+	require.NoError(t, err)
+	r = run(t, "", "cluster", "-s", "-S", "localhost:"+port, "--ca-cert", ca)
+	assert.Equal(t, ExitFailure, r.code)
+	assert.Contains(t, r.stderr, "roster: cluster: cannot reach https://localhost:"+port+": x509: certificate is valid for ")
+	assert.Contains(t, r.stderr, "not localhost: use a name the certificate holds with -S, or skip the check with -i/--insecure-ssl")
 
 	notPEM := filepath.Join(dir, "key.txt")
 	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600))

@@ -17,8 +17,8 @@ import (
 // the backup) is healed by the members that rejoin it. Every rejoin starts
 // with an introduction: serf's own rejoin from its snapshot and its
 // reconnect are off (startSerfLocked). A node registering through an
-// unregistered node ends its deafness (transport.deaf). Errors wrap ErrUnregistered,
-// ErrNotRegistered or ErrNameTaken.
+// unregistered node ends its deafness (transport.deaf). Errors wrap
+// ErrUnregistered or ErrNotRegistered, or are a *NameTakenError.
 func (c *Cluster) Admit(caller Member, returning bool) error {
 	if err := ValidNodeName(caller.Name); err != nil {
 		return err
@@ -29,9 +29,8 @@ func (c *Cluster) Admit(caller Member, returning bool) error {
 	}
 	existing, known := c.reg.get(caller.Name)
 	if known && existing.Info.ID != caller.Info.ID && (existing.Status == StatusAlive || existing.Status == StatusSuspect) {
-		addr := net.JoinHostPort(existing.Info.InternalHost, strconv.Itoa(existing.Info.InternalPort))
-		return fmt.Errorf("gossip: node name %s is already used by a live node at %s (%s); give the new node another axoniq.axonserver.name: %w",
-			caller.Name, existing.Info.InternalHost, addr, ErrNameTaken)
+		return &NameTakenError{Name: caller.Name, Host: existing.Info.InternalHost,
+			Addr: net.JoinHostPort(existing.Info.InternalHost, strconv.Itoa(existing.Info.InternalPort))}
 	}
 	if returning && (!known || existing.Info.ID != caller.Info.ID) {
 		return fmt.Errorf("gossip: node %s (id %s) was away for half the tombstone TTL or more and is not registered on node %s: "+
@@ -56,3 +55,17 @@ func (c *Cluster) hear() {
 		c.log.Info().Msg("gossip: joining a cluster again; gossip from the former cluster is taken again")
 	}
 }
+
+// NameTakenError refuses a node whose name a live node with another id
+// uses. It is ErrNameTaken for errors.Is.
+type NameTakenError struct {
+	Name string
+	Host string // the live node's internal host
+	Addr string // and its internal address, host:port
+}
+
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("gossip: node name %s is already used by a live node at %s (%s)", e.Name, e.Host, e.Addr)
+}
+
+func (e *NameTakenError) Unwrap() error { return ErrNameTaken }

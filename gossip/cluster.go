@@ -39,6 +39,32 @@ var (
 	ErrStateNotWritable = errors.New("gossip: cannot write the cluster state")
 )
 
+// DataDirError is a data directory that holds the state of another
+// cluster or another node than the one New was asked to run. For another
+// cluster it is ErrClusterName for errors.Is.
+type DataDirError struct {
+	Dir string
+	// Of is what differs: "cluster" (its name) or "node" (its name).
+	Of         string
+	Saved      string // the name the directory holds
+	Configured string // the name New was given
+}
+
+func (e *DataDirError) Error() string {
+	msg := fmt.Sprintf("gossip: %s holds the state of %s %q, but this %s is %q", e.Dir, e.Of, e.Saved, e.Of, e.Configured)
+	if e.Of == "node" {
+		msg += "; use another data directory for another node"
+	}
+	return msg
+}
+
+func (e *DataDirError) Unwrap() error {
+	if e.Of == "cluster" {
+		return ErrClusterName
+	}
+	return nil
+}
+
 // Introduction is what a contact tells a node before it joins.
 type Introduction struct {
 	Name       string
@@ -76,8 +102,12 @@ type Config struct {
 	AdvertisePort int
 	// Keys is the gossip keyring (first key used for sending); empty means
 	// gossip is not encrypted. A keyring saved in DataDir wins.
-	Keys       [][]byte
-	Introducer Introducer
+	Keys [][]byte
+	// KeysSetting names the setting Keys came from, for the warning (shown
+	// by every node's keyring report) when the saved keyring differs; "the
+	// configured key" when empty.
+	KeysSetting string
+	Introducer  Introducer
 	// Tombstones bounds the unregistered nodes remembered; zero values
 	// take DefaultTombstoneLimits'.
 	Tombstones TombstoneLimits
@@ -177,11 +207,9 @@ func New(cfg Config) (*Cluster, error) {
 	case err != nil:
 		return nil, err
 	case st.Cluster != cfg.ClusterName:
-		return nil, fmt.Errorf("gossip: %s holds the state of cluster %q, but axoniq.axonserver.cluster.name is %q: %w",
-			cfg.DataDir, st.Cluster, cfg.ClusterName, ErrClusterName)
+		return nil, &DataDirError{Dir: cfg.DataDir, Of: "cluster", Saved: st.Cluster, Configured: cfg.ClusterName}
 	case st.Name != cfg.Name:
-		return nil, fmt.Errorf("gossip: %s holds the state of node %q, but axoniq.axonserver.name is %q; use another controldb-path for another node",
-			cfg.DataDir, st.Name, cfg.Name)
+		return nil, &DataDirError{Dir: cfg.DataDir, Of: "node", Saved: st.Name, Configured: cfg.Name}
 	}
 	if warn != "" {
 		c.log.Warn().Msg(warn)
@@ -255,7 +283,7 @@ func (w *writeReporter) report(err error) {
 // Condition is how this node's membership layer is doing, for health.
 type Condition struct {
 	// Disk is the last failure to write the data directory
-	// (axoniq.axonserver.controldb-path); nil once a write succeeds.
+	// (Config.DataDir); nil once a write succeeds.
 	// Writes are retried every second and the directory is probed every
 	// few seconds when nothing needs writing.
 	Disk error
@@ -692,5 +720,24 @@ func (c *Cluster) GossipMembers() []GossipMember {
 	return out
 }
 
-// Serf exposes the serf instance for debugging views and key management.
-func (c *Cluster) Serf() (*serf.Serf, error) { return c.current() }
+// DebugState is the cluster as this node's layers hold it, for debugging
+// views: it may change without notice.
+type DebugState struct {
+	Profile Profile `json:"profile"`
+	// Serf is serf's own counters (members, event and query clocks,
+	// encryption); empty while gossip does not run.
+	Serf       map[string]string `json:"serf"`
+	Memberlist []GossipMember    `json:"memberlist"`
+	Registry   []Member          `json:"registry"`
+	Tombstones []Tombstone       `json:"unregistered"`
+	Rejoin     string            `json:"rejoin,omitempty"`
+}
+
+// DebugState reports the cluster's raw state for debugging views.
+func (c *Cluster) DebugState() DebugState {
+	st := DebugState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus(), Memberlist: c.GossipMembers()}
+	if s, err := c.current(); err == nil {
+		st.Serf = s.Stats()
+	}
+	return st
+}

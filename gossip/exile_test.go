@@ -18,7 +18,7 @@ func TestUnregisteredLiveNodeStaysOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, nd := range []*simNode{x, c} {
-		if _, err := nd.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+		if _, err := nd.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestUnregisteredLiveNodeStaysOut(t *testing.T) {
 	}
 
 	// register-node on node2 brings it back under its new id.
-	if _, err := x.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+	if _, err := x.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, s.nodes, 20*time.Second, func(c *Cluster) bool {
@@ -77,14 +77,14 @@ func TestRegisterThroughUnregisteredNode(t *testing.T) {
 	a, x, n := s.nodes[0], s.nodes[1], s.nodes[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := x.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+	if _, err := x.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.c.UnregisterSelf(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "node2 alone", func() bool { return len(x.c.Members()) == 1 })
-	if _, err := n.c.JoinVia(ctx, x.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+	if _, err := n.c.JoinVia(ctx, x.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, []*simNode{x, n}, 20*time.Second, func(c *Cluster) bool { return countStatus(c, StatusAlive) == 2 })

@@ -30,7 +30,7 @@ func TestJoinTellsEveryMemberItself(t *testing.T) {
 	join := func(nd *simNode) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, err := nd.c.JoinVia(ctx, sim.nodes[0].addr, JoinOptions{Strict: true, Wait: true})
+		_, err := nd.c.JoinVia(ctx, sim.nodes[0].addr, JoinOptions{Mode: JoinRegister})
 		require.NoError(t, err, nd.c.cfg.Name)
 	}
 	for _, nd := range sim.nodes[1:5] {

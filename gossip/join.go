@@ -13,31 +13,51 @@ import (
 	"time"
 )
 
-// JoinOptions tune JoinVia.
-type JoinOptions struct {
-	// ExpectID, when set, refuses a contact whose node id differs: the
-	// background rejoin must reach the member it knew, not whoever took
-	// its address.
-	ExpectID string
-	// Strict refuses to join when this node is already in a cluster
-	// (register-node); the background rejoin is not strict.
-	Strict bool
-	// Wait returns only once every member the contact reported alive is
-	// alive here too. Such a join (register-node, autocluster) also
-	// push-pulls with every alive member at once, so that all of them
-	// know this node when it returns; without Wait (the background
-	// rejoin) only the contact is told and gossip tells the others, so
-	// that nodes healing a partition do not each exchange the whole
-	// cluster's state with every member.
-	Wait bool
-	// Reconnect is a member of the cluster bringing back a member that
+// JoinMode is why a node joins, which decides how JoinVia goes about it.
+type JoinMode int
+
+const (
+	// JoinRegister is an explicit register-node: it refuses to join when
+	// this node is already in a cluster, ends an exile from the contact's
+	// cluster, and returns only once every member the contact reported
+	// alive is alive here too. It push-pulls with every alive member at
+	// once, so that all of them know this node when it returns, and
+	// records the members on disk before it returns.
+	JoinRegister JoinMode = iota + 1
+	// JoinAuto is a join the node makes on its own to form its cluster
+	// (autocluster): as JoinRegister, but refused when this node was
+	// unregistered from the contact's cluster, and without the check that
+	// it is in no cluster yet.
+	JoinAuto
+	// JoinRejoin is the background rejoin of a node that lost its cluster:
+	// only the contact is told and gossip tells the others, so that nodes
+	// healing a partition do not each exchange the whole cluster's state
+	// with every member. It neither waits nor writes the member list.
+	JoinRejoin
+	// JoinReconnect is a member of the cluster bringing back a member that
 	// gossip shows down (the background rejoin when this node is not
 	// isolated): a push-pull with it, as serf's own reconnect does, and no
 	// join intent. serf's Join broadcasts one for this node, which every
 	// node gossips on: where false failures make peers reconnect members
 	// again and again (an overloaded cluster), each reconnect started a
 	// cluster-wide wave of gossip about a node that had never left.
-	Reconnect bool
+	JoinReconnect
+)
+
+// strict joins refuse a node that is already a member.
+func (m JoinMode) strict() bool { return m == JoinRegister }
+
+// wait joins push-pull with every member and wait until they are alive.
+func (m JoinMode) wait() bool { return m == JoinRegister || m == JoinAuto }
+
+// JoinOptions tune JoinVia.
+type JoinOptions struct {
+	// Mode is why the node joins; it must be set.
+	Mode JoinMode
+	// ExpectID, when set, refuses a contact whose node id differs: the
+	// background rejoin must reach the member it knew, not whoever took
+	// its address.
+	ExpectID string
 }
 
 // ErrExchange is a join whose introduction worked but whose gossip
@@ -66,12 +86,15 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	if c.cfg.Introducer == nil {
 		return Introduction{}, fmt.Errorf("gossip: no introducer configured")
 	}
+	if opts.Mode < JoinRegister || opts.Mode > JoinReconnect {
+		return Introduction{}, fmt.Errorf("gossip: join mode %d is not one of the JoinMode constants", opts.Mode)
+	}
 	// A new member must be able to record the cluster it joins: a full or
 	// read-only data directory refuses the join before anything changes.
-	register := opts.Strict || opts.Wait
+	register := opts.Mode.wait()
 	if register {
 		if err := c.reg.checkWritable(); err != nil {
-			return Introduction{}, fmt.Errorf("%w of this node (axoniq.axonserver.controldb-path), so it does not join: %w", ErrStateNotWritable, err)
+			return Introduction{}, fmt.Errorf("%w of this node to its data directory, so it does not join: %w", ErrStateNotWritable, err)
 		}
 	}
 	self := c.Local()
@@ -92,7 +115,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 			return Introduction{}, ErrUnregistered
 		}
 	}
-	if opts.Strict {
+	if opts.Mode.strict() {
 		if err := c.checkNotMember(intro); err != nil {
 			return Introduction{}, err
 		}
@@ -118,11 +141,11 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	// events the other replies carried are roster's unregistrations, which
 	// the introduction brought anyway.
 	var reached []string
-	if opts.Wait {
+	if opts.Mode.wait() {
 		reached = c.pushPullMembers(intro)
 	}
 	join := func(addrs []string) error {
-		if opts.Reconnect {
+		if opts.Mode == JoinReconnect {
 			_, err := s.Memberlist().Join(addrs)
 			return err
 		}
@@ -145,7 +168,7 @@ func (c *Cluster) JoinVia(ctx context.Context, address string, opts JoinOptions)
 	for _, ev := range c.reg.merge(intro.Members, intro.Tombstones) {
 		c.publish(ev, true)
 	}
-	if opts.Wait {
+	if opts.Mode.wait() {
 		if err := c.waitAlive(ctx, intro); err != nil {
 			return intro, err
 		}

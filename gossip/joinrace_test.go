@@ -40,7 +40,7 @@ func TestRegisterDuringUnregistration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, nd := range s.nodes[1:3] {
-		if _, err := nd.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+		if _, err := nd.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestRegisterDuringUnregistration(t *testing.T) {
 			return !listed
 		})
 	}
-	if _, err := n.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+	if _, err := n.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "node4 drops the unregistered node2", func() bool {

@@ -43,8 +43,12 @@ func (c *Cluster) keyringLocked() (*memberlist.Keyring, error) {
 		saved = c.cfg.Keys
 	} else if len(c.cfg.Keys) > 0 && !bytes.Equal(saved[0], c.cfg.Keys[0]) {
 		// A fingerprint, never key material, goes into logs.
-		c.keyWarn = fmt.Sprintf("gossip: the keyring saved in %s (primary key fingerprint %s) differs from axoniq.axonserver.cluster.encryption-key (fingerprint %s); the saved keyring is used",
-			c.KeyringPath(), keyFingerprint(saved[0]), keyFingerprint(c.cfg.Keys[0]))
+		setting := c.cfg.KeysSetting
+		if setting == "" {
+			setting = "the configured key"
+		}
+		c.keyWarn = fmt.Sprintf("gossip: the keyring saved in %s (primary key fingerprint %s) differs from %s (fingerprint %s); the saved keyring is used",
+			c.KeyringPath(), keyFingerprint(saved[0]), setting, keyFingerprint(c.cfg.Keys[0]))
 		c.log.Warn().Msg(c.keyWarn)
 	}
 	kr, err := memberlist.NewKeyring(saved, saved[0])

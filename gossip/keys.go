@@ -119,7 +119,7 @@ func (c *Cluster) keyOp(action, key string, force bool) (KeyReport, error) {
 		return KeyReport{}, err
 	}
 	if !s.EncryptionEnabled() {
-		return KeyReport{}, fmt.Errorf("%w on node %s: keys can be managed only when every node starts with axoniq.axonserver.cluster.encryption-key set", ErrNoEncryption, c.cfg.Name)
+		return KeyReport{}, fmt.Errorf("%w on node %s: keys can be managed only when every node starts with a gossip key", ErrNoEncryption, c.cfg.Name)
 	}
 	if action != KeyList {
 		if key, err = NormalizeKey(key); err != nil {

@@ -26,8 +26,7 @@ type NodeInfo struct {
 	// Clients is the number of client applications connected to the node's
 	// platform stream, updated at most every few seconds.
 	Clients int `json:"clients"`
-	// NodeTags are the node's placement tags
-	// (axoniq.axonserver.tags.<name>=<value>), matched against the tags
+	// NodeTags are the node's placement tags, matched against the tags
 	// clients send.
 	NodeTags TagSet `json:"tags,omitempty"`
 	// Draining is set while the node stops: peers stop placing clients on
@@ -56,27 +55,36 @@ const (
 	tagNodeTag = "#"
 )
 
-// tagLabels names each tag by the property that sets it, for the metadata
-// size error.
-var tagLabels = map[string]string{
-	tagID:           "node id",
-	tagClientHost:   "axoniq.axonserver.hostname + domain",
-	tagInternalHost: "axoniq.axonserver.internal-hostname + internal-domain",
-	tagVersion:      "version",
-	tagGRPCPort:     "axoniq.axonserver.port",
-	tagHTTPPort:     "server.port",
-	tagInternalPort: "axoniq.axonserver.internal-port",
-	tagClients:      "client count",
-	tagDraining:     "draining flag",
-	tagBoot:         "boot id",
-}
+// MetaField is a part of a node's metadata (NodeInfo), as errors name it.
+type MetaField string
 
-// label names a metadata key by the property that sets it.
-func label(key string) string {
-	if name, ok := strings.CutPrefix(key, tagNodeTag); ok {
-		return TagProperty + name
-	}
-	return tagLabels[key]
+// The parts of NodeInfo's metadata.
+const (
+	MetaID           MetaField = "node id"
+	MetaClientHost   MetaField = "client host"
+	MetaInternalHost MetaField = "internal host"
+	MetaVersion      MetaField = "version"
+	MetaGRPCPort     MetaField = "gRPC port"
+	MetaHTTPPort     MetaField = "HTTP port"
+	MetaInternalPort MetaField = "internal port"
+	MetaClients      MetaField = "client count"
+	MetaDraining     MetaField = "draining flag"
+	MetaBoot         MetaField = "boot id"
+	MetaTag          MetaField = "placement tag"
+)
+
+// tagFields names each metadata key.
+var tagFields = map[string]MetaField{
+	tagID:           MetaID,
+	tagClientHost:   MetaClientHost,
+	tagInternalHost: MetaInternalHost,
+	tagVersion:      MetaVersion,
+	tagGRPCPort:     MetaGRPCPort,
+	tagHTTPPort:     MetaHTTPPort,
+	tagInternalPort: MetaInternalPort,
+	tagClients:      MetaClients,
+	tagDraining:     MetaDraining,
+	tagBoot:         MetaBoot,
 }
 
 // Tags encodes info as serf tags.
@@ -118,12 +126,12 @@ func DecodeTags(t map[string]string) (NodeInfo, error) {
 		}
 		v, ok := t[key]
 		if !ok {
-			err = fmt.Errorf("gossip: node metadata lacks %s", tagLabels[key])
+			err = fmt.Errorf("gossip: node metadata lacks the %s", tagFields[key])
 			return 0
 		}
 		n, perr := strconv.Atoi(v)
 		if perr != nil || n < 0 || n > 65535 {
-			err = fmt.Errorf("gossip: node metadata has invalid %s %q", tagLabels[key], v)
+			err = fmt.Errorf("gossip: node metadata has an invalid %s %q", tagFields[key], v)
 			return 0
 		}
 		return n
@@ -183,9 +191,9 @@ func encodedSize(tags map[string]string) (int, error) {
 	return len(b), err
 }
 
-// CheckMetaSize refuses metadata that would not fit memberlist's limit and
-// names what takes the room: the long values, longest first, and every
-// placement tag.
+// CheckMetaSize refuses metadata that would not fit memberlist's limit
+// with a *MetaSizeError that names what takes the room: the long values,
+// longest first, and every placement tag.
 func (i NodeInfo) CheckMetaSize() error {
 	tags := i.Tags()
 	// Leave room for what is added at run time: a client count of up to 7
@@ -210,23 +218,56 @@ func (i NodeInfo) CheckMetaSize() error {
 		}
 		return keys[a] < keys[b]
 	})
-	var parts []string
-	tagBytes := 0
+	e := &MetaSizeError{Size: size, Max: memberlist.MetaMaxSize}
 	for _, k := range keys {
-		if strings.HasPrefix(k, tagNodeTag) {
-			n := len(k) - len(tagNodeTag) + len(tags[k])
-			tagBytes += n
-			parts = append(parts, fmt.Sprintf("%s is %d bytes", label(k), n))
+		if name, ok := strings.CutPrefix(k, tagNodeTag); ok {
+			n := len(name) + len(tags[k])
+			e.TagBytes += n
+			e.Parts = append(e.Parts, MetaPart{Field: MetaTag, Tag: name, Bytes: n})
 			continue
 		}
 		if len(tags[k]) >= 32 {
-			parts = append(parts, fmt.Sprintf("%s is %d bytes", label(k), len(tags[k])))
+			e.Parts = append(e.Parts, MetaPart{Field: tagFields[k], Bytes: len(tags[k])})
 		}
 	}
-	advice := "use shorter host names"
-	if tagBytes > 0 {
-		advice = fmt.Sprintf("use shorter host names or fewer or shorter tags (names and values take %d bytes)", tagBytes)
+	return e
+}
+
+// MetaPart is a part of the metadata that takes room: a long value, or a
+// placement tag (its name and value).
+type MetaPart struct {
+	Field MetaField
+	Tag   string // the tag's name, for MetaTag
+	Bytes int
+}
+
+// MetaSizeError is metadata over memberlist's limit.
+type MetaSizeError struct {
+	Size, Max int
+	Parts     []MetaPart // longest first
+	TagBytes  int        // what the placement tags take
+}
+
+func (e *MetaSizeError) Error() string {
+	return "gossip: " + e.Describe(func(p MetaPart) string {
+		if p.Field == MetaTag {
+			return "placement tag " + p.Tag
+		}
+		return string(p.Field)
+	})
+}
+
+// Describe says what is over the limit and what to do, naming each part
+// with name: a caller names the settings that set them.
+func (e *MetaSizeError) Describe(name func(MetaPart) string) string {
+	parts := make([]string, len(e.Parts))
+	for i, p := range e.Parts {
+		parts[i] = fmt.Sprintf("%s is %d bytes", name(p), p.Bytes)
 	}
-	return fmt.Errorf("gossip: node metadata would be %d bytes, over memberlist's limit of %d: %s; %s",
-		size, memberlist.MetaMaxSize, strings.Join(parts, ", "), advice)
+	advice := "use shorter host names"
+	if e.TagBytes > 0 {
+		advice = fmt.Sprintf("use shorter host names or fewer or shorter tags (names and values take %d bytes)", e.TagBytes)
+	}
+	return fmt.Sprintf("node metadata would be %d bytes, over memberlist's limit of %d: %s; %s",
+		e.Size, e.Max, strings.Join(parts, ", "), advice)
 }

@@ -67,8 +67,11 @@ func TestMetaSizeNamesTheLongValues(t *testing.T) {
 	tooLong.InternalHost = strings.Repeat("b", 253)
 	err = tooLong.CheckMetaSize()
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "axoniq.axonserver.hostname + domain is 253 bytes")
-	require.Contains(t, err.Error(), "axoniq.axonserver.internal-hostname + internal-domain is 253 bytes")
+	require.Contains(t, err.Error(), "client host is 253 bytes")
+	require.Contains(t, err.Error(), "internal host is 253 bytes")
+	var over *MetaSizeError
+	require.ErrorAs(t, err, &over)
+	require.Equal(t, []MetaPart{{Field: MetaClientHost, Bytes: 253}, {Field: MetaInternalHost, Bytes: 253}}, over.Parts)
 	require.Contains(t, err.Error(), "512")
 }
 
@@ -124,8 +127,12 @@ func TestMetaSizeWithTags(t *testing.T) {
 	over.NodeTags = mustTagSet(t, many)
 	err = over.CheckMetaSize()
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "axoniq.axonserver.tags.tag00 is 25 bytes")
-	require.Contains(t, err.Error(), "axoniq.axonserver.tags.tag19 is 25 bytes")
+	require.Contains(t, err.Error(), "placement tag tag00 is 25 bytes")
+	require.Contains(t, err.Error(), "placement tag tag19 is 25 bytes")
+	var tooMany *MetaSizeError
+	require.ErrorAs(t, err, &tooMany)
+	require.Contains(t, tooMany.Parts, MetaPart{Field: MetaTag, Tag: "tag07", Bytes: 25})
+	require.Equal(t, 20*25, tooMany.TagBytes)
 	require.Contains(t, err.Error(), "fewer or shorter tags")
 	require.Contains(t, err.Error(), "512")
 

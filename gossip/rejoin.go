@@ -258,7 +258,11 @@ func (c *Cluster) tryRejoin(m Member, reconnect bool) error {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Profile.TCPTimeout*2)
 	defer cancel()
-	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{ExpectID: m.Info.ID, Reconnect: reconnect})
+	mode := JoinRejoin
+	if reconnect {
+		mode = JoinReconnect
+	}
+	_, err := c.JoinVia(ctx, joinHostPort(m.Info.InternalHost, m.Info.InternalPort), JoinOptions{Mode: mode, ExpectID: m.Info.ID})
 	return err
 }
 

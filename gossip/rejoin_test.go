@@ -108,7 +108,7 @@ func TestReconnectBroadcastsNoJoinIntent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, nd := range []*simNode{b, c} {
-		_, err := nd.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true})
+		_, err := nd.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister})
 		require.NoError(t, err)
 	}
 	intents := func() string {
@@ -118,11 +118,11 @@ func TestReconnectBroadcastsNoJoinIntent(t *testing.T) {
 	}
 
 	before := intents()
-	_, err := a.c.JoinVia(ctx, c.addr, JoinOptions{ExpectID: c.c.Local().Info.ID, Reconnect: true})
+	_, err := a.c.JoinVia(ctx, c.addr, JoinOptions{Mode: JoinReconnect, ExpectID: c.c.Local().Info.ID})
 	require.NoError(t, err)
 	require.Equal(t, before, intents(), "a reconnect queued a broadcast")
 
-	_, err = a.c.JoinVia(ctx, c.addr, JoinOptions{ExpectID: c.c.Local().Info.ID})
+	_, err = a.c.JoinVia(ctx, c.addr, JoinOptions{Mode: JoinRejoin, ExpectID: c.c.Local().Info.ID})
 	require.NoError(t, err)
 	require.NotEqual(t, before, intents(), "a join queues its intent")
 }

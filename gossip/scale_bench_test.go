@@ -90,7 +90,7 @@ func simulate(b *testing.B, n int) {
 	sent1 := sim.sent()
 	start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	_, err := last.c.JoinVia(ctx, wave[rand.IntN(len(wave))].addr, JoinOptions{Strict: true, Wait: true})
+	_, err := last.c.JoinVia(ctx, wave[rand.IntN(len(wave))].addr, JoinOptions{Mode: JoinRegister})
 	cancel()
 	if err != nil {
 		b.Fatal(err)
@@ -245,7 +245,7 @@ func newSimPair(t *testing.T, options ...func(*Config)) (s *sim, a, b *simNode) 
 	a, b = s.nodes[0], s.nodes[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := b.c.JoinVia(ctx, a.addr, JoinOptions{Strict: true, Wait: true}); err != nil {
+	if _, err := b.c.JoinVia(ctx, a.addr, JoinOptions{Mode: JoinRegister}); err != nil {
 		t.Fatal(err)
 	}
 	return s, a, b
@@ -315,7 +315,7 @@ func (s *sim) joinWave(b *testing.B, nodes []*simNode) int {
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			intro, err := nd.c.JoinVia(ctx, contact.addr, JoinOptions{Strict: true, Wait: true})
+			intro, err := nd.c.JoinVia(ctx, contact.addr, JoinOptions{Mode: JoinRegister})
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
 				if late.Add(1) <= 3 {

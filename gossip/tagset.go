@@ -8,10 +8,6 @@ import (
 	"unicode/utf8"
 )
 
-// TagProperty is the property prefix that sets a node's placement tags, as
-// in Axon Server EE: axoniq.axonserver.tags.<name>=<value>.
-const TagProperty = "axoniq.axonserver.tags."
-
 // TagSet is a node's placement tags in a canonical, comparable form:
 // "name=value" lines sorted by name. NodeInfo stays comparable with it, so
 // the registry tells a changed member from an unchanged one with ==. The

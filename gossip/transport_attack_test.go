@@ -230,7 +230,7 @@ func TestGuardedClusterGossips(t *testing.T) {
 			s := newSimWith(t, 3, p, opts...)
 			t.Cleanup(s.close)
 			for _, nd := range s.nodes[1:] {
-				_, err := nd.c.JoinVia(t.Context(), s.nodes[0].addr, JoinOptions{Strict: true, Wait: true})
+				_, err := nd.c.JoinVia(t.Context(), s.nodes[0].addr, JoinOptions{Mode: JoinRegister})
 				require.NoError(t, err)
 			}
 			received := func() uint64 {

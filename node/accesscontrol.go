@@ -10,6 +10,12 @@ import (
 	"github.com/rosterhq/roster/rpc"
 )
 
+// Property names of the tokens, for messages.
+const (
+	keyAccessToken   = "axoniq.axonserver.accesscontrol.token"
+	keyInternalToken = "axoniq.axonserver.accesscontrol.internal-token"
+)
+
 // healthServicePrefix is gRPC health checking: open with access control
 // on, like /actuator/health, because Kubernetes gRPC probes and load
 // balancers carry no token. It tells only SERVING or not.
@@ -57,6 +63,6 @@ func (n *Node) accessControlOptions() []grpc.ServerOption {
 	if token == "" {
 		return nil
 	}
-	unary, stream := rpc.AccessTokenInterceptors(token, openGRPCMethod)
+	unary, stream := rpc.AccessTokenInterceptors(rpc.Token{Value: token, Setting: keyAccessToken}, openGRPCMethod)
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
 }

@@ -44,7 +44,7 @@ func (n *Node) autocluster() {
 			log.Info().Msg("node: autocluster: this node is the first node")
 			return
 		}
-		_, err := n.cluster.JoinVia(ctx, net.JoinHostPort(host, strconv.Itoa(port)), gossip.JoinOptions{Wait: true})
+		_, err := n.cluster.JoinVia(ctx, net.JoinHostPort(host, strconv.Itoa(port)), gossip.JoinOptions{Mode: gossip.JoinAuto})
 		cancel()
 		if err == nil {
 			log.Info().Int("members", len(n.cluster.Members())).Msg("node: autocluster: joined")

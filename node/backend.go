@@ -103,21 +103,4 @@ func (b backend) Health(context.Context) api.Health {
 	return api.Health{Status: status, Details: d}
 }
 
-// gossipState is the raw debugging view at /internal/gossip.
-type gossipState struct {
-	Profile    gossip.Profile        `json:"profile"`
-	Serf       map[string]string     `json:"serf"`
-	Memberlist []gossip.GossipMember `json:"memberlist"`
-	Registry   []gossip.Member       `json:"registry"`
-	Tombstones []gossip.Tombstone    `json:"unregistered"`
-	Rejoin     string                `json:"rejoin,omitempty"`
-}
-
-func (b backend) GossipState(context.Context) any {
-	c := b.n.cluster
-	st := gossipState{Profile: c.Profile(), Registry: c.Members(), Tombstones: c.Tombstones(), Rejoin: c.RejoinStatus(), Memberlist: c.GossipMembers()}
-	if s, err := c.Serf(); err == nil {
-		st.Serf = s.Stats()
-	}
-	return st
-}
+func (b backend) GossipState(context.Context) any { return b.n.cluster.DebugState() }

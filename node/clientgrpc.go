@@ -33,8 +33,8 @@ func (n *Node) internalServerOptions() []grpc.ServerOption {
 	opts := n.grpcLimitOptions(n.conns.internal)
 	opts = append(opts, n.grpcMetrics.serverOptions(grpcServerInternal)...)
 	return append(opts,
-		grpc.ChainUnaryInterceptor(rpc.InternalTokenInterceptor(n.internalToken())),
-		grpc.ChainStreamInterceptor(rpc.InternalTokenStreamInterceptor(n.internalToken())))
+		grpc.ChainUnaryInterceptor(rpc.InternalTokenInterceptor(rpc.Token{Value: n.internalToken(), Setting: keyInternalToken})),
+		grpc.ChainStreamInterceptor(rpc.InternalTokenStreamInterceptor(rpc.Token{Value: n.internalToken(), Setting: keyInternalToken})))
 }
 
 // grpcMaxHeaderListSize bounds the headers of a gRPC call, counted as

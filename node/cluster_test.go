@@ -82,7 +82,8 @@ func TestDuplicateNameRefusedLiveNodeUndisturbed(t *testing.T) {
 	var ae *api.Error
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, api.CodeSameNodeName, ae.Code)
-	require.Contains(t, ae.Message, "n2")
+	require.Contains(t, ae.Message, "node name n2 is already used by a live node at 127.0.0.1")
+	require.Contains(t, ae.Message, "give the new node another axoniq.axonserver.name")
 	// The live n2 stays alive on every node, at its own address.
 	for _, n := range nodes {
 		list, err := client(n).Nodes(context.Background())

@@ -281,7 +281,7 @@ func TestCommandsOnAFaultyDiskChangeNothing(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			err = n4.Register(ctx, "127.0.0.1", n2.Config().InternalPort)
-			requireAPIError(t, err, api.CodeInternal, "cannot write the cluster state", "does not join")
+			requireAPIError(t, err, api.CodeInternal, "cannot write the cluster state", "does not join", "axoniq.axonserver.controldb-path")
 			for _, n := range []*node.Node{n1, n2, n3} {
 				require.NotContains(t, statuses(t, n), "n4")
 			}

@@ -2,8 +2,12 @@ package node
 
 import (
 	"encoding/json"
+	"log"
 	"net/http"
+	"strings"
 	"sync/atomic"
+
+	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/api"
 )
@@ -69,4 +73,18 @@ func (n *Node) limitEventStreams(next http.Handler) http.Handler {
 		defer open.Add(-1)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// httpErrorLog takes net/http's own messages, mostly failed TLS handshakes
+// of clients with the wrong scheme or an untrusted CA, into the node's log
+// at debug level rather than onto stderr.
+func (n *Node) httpErrorLog() *log.Logger {
+	return log.New(debugWriter{n.log}, "", 0)
+}
+
+type debugWriter struct{ log zerolog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.log.Debug().Str("component", "http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

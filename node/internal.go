@@ -38,7 +38,11 @@ func (b internalBackend) Introduce(_ context.Context, req *internalpb.IntroduceR
 		case errors.Is(err, gossip.ErrNotRegistered):
 			return nil, rpc.AxonError(codes.NotFound, api.CodeNoSuchNode, "%s", errMsg(err))
 		case errors.Is(err, gossip.ErrNameTaken):
-			return nil, rpc.AxonError(codes.AlreadyExists, api.CodeSameNodeName, "%s", errMsg(err))
+			msg := errMsg(err)
+			if taken := (*gossip.NameTakenError)(nil); errors.As(err, &taken) {
+				msg += "; give the new node another " + keyName
+			}
+			return nil, rpc.AxonError(codes.AlreadyExists, api.CodeSameNodeName, "%s", msg)
 		}
 		return nil, rpc.AxonError(codes.InvalidArgument, api.CodeCannotJoin, "%s", errMsg(err))
 	}

@@ -36,7 +36,7 @@ func keyResult(r gossip.KeyReport, err error) (api.KeyReport, error) {
 		msg := errMsg(err)
 		switch {
 		case errors.Is(err, gossip.ErrNoEncryption):
-			return api.KeyReport{}, api.Errorf(api.CodeUnsupported, "%s", msg)
+			return api.KeyReport{}, api.Errorf(api.CodeUnsupported, "%s (%s)", msg, propEncryptionKey)
 		case errors.Is(err, gossip.ErrBadKey), errors.Is(err, gossip.ErrKeyInUse),
 			errors.Is(err, gossip.ErrKeyNotInstalled), errors.Is(err, gossip.ErrNodesUnreached):
 			return api.KeyReport{}, api.Errorf(api.CodeInvalidValue, "%s", msg)

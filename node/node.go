@@ -168,6 +168,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		AdvertiseIP:   ip,
 		AdvertisePort: n.cfg.InternalPort,
 		Keys:          keys,
+		KeysSetting:   propEncryptionKey,
 		Introducer:    introducer{n: n},
 		Tombstones:    gossip.TombstoneLimits{TTL: n.cfg.Cluster.TombstoneTTL, Max: n.cfg.Cluster.TombstoneMax},
 		Places:        n.places,
@@ -176,7 +177,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Limits:        gossip.Limits{MaxStreams: n.cfg.Cluster.MaxGossipStreams, MaxNodes: n.cfg.Cluster.MaxGossipNodes},
 	})
 	if err != nil {
-		return err
+		return settingsError(err)
 	}
 
 	if err := n.setupMetrics(); err != nil {

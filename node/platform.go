@@ -72,6 +72,7 @@ func (n *Node) startClientServices() error {
 	cs.platform = platform
 	cs.cluster = rpc.NewClusterServer(n.cfg.Name, clusterView{c: n.cluster}, rpc.WatchLimits{
 		Total: n.cfg.Limits.MembershipStreams, PerConnection: n.cfg.Limits.MembershipStreamsPerConnection,
+		TotalSetting: keyMembershipStreams, PerConnectionSetting: keyMembershipPerConn,
 	})
 	cs.platform.Register(n.clientGRPC)
 	cs.cluster.Register(n.clientGRPC)

@@ -40,7 +40,7 @@ func (n *Node) Register(ctx context.Context, host string, port int) error {
 		ctx, cancel = context.WithTimeout(ctx, registerTimeout)
 		defer cancel()
 	}
-	intro, err := n.cluster.JoinVia(ctx, address, gossip.JoinOptions{Strict: true, Wait: true})
+	intro, err := n.cluster.JoinVia(ctx, address, gossip.JoinOptions{Mode: gossip.JoinRegister})
 	if err != nil {
 		return n.joinError(ctx, address, err)
 	}
@@ -65,7 +65,7 @@ func (n *Node) joinError(ctx context.Context, address string, err error) error {
 	case errors.Is(err, gossip.ErrUnregistered):
 		return api.Errorf(api.CodeNotAMember, "cannot join through %s: %s", address, errMsg(err))
 	case errors.Is(err, gossip.ErrStateNotWritable):
-		return api.Errorf(api.CodeInternal, "%s", errMsg(err))
+		return api.Errorf(api.CodeInternal, "%s (the data directory is %s)", errMsg(err), keyControlDBPath)
 	case errors.Is(err, gossip.ErrExchange):
 		return api.Errorf(api.CodeCannotJoin, "cannot join through %s: the gossip exchange failed (%s); both nodes need the same gossip key "+
 			"(axoniq.axonserver.cluster.encryption-key, or the keyring.json in axoniq.axonserver.controldb-path, which wins once saved) "+
@@ -254,4 +254,17 @@ func shortErr(err error) string {
 		return de.Err
 	}
 	return errMsg(err)
+}
+
+// lastCause is the innermost words of an error that may span lines (serf's
+// multierror): "remote state is encrypted and encryption is not configured".
+func lastCause(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
 }

@@ -16,7 +16,7 @@ import (
 // in the key table, and no unknown-key warning fires for them.
 
 // tagPrefix is the property prefix of a tag.
-const tagPrefix = gossip.TagProperty
+const tagPrefix = "axoniq.axonserver.tags."
 
 // tagEnvPrefix is the environment variables' prefix of a tag.
 const tagEnvPrefix = "AXONIQ_AXONSERVER_TAGS_"

@@ -32,11 +32,21 @@ type ClusterBackend interface {
 // holds a subscription and a goroutine, so a client must not open them
 // without end. Zero means no bound.
 type WatchLimits struct {
-	// Total bounds all streams (axoniq.axonserver.limits.membership-streams).
+	// Total bounds all streams.
 	Total int
-	// PerConnection bounds the streams of one client connection
-	// (axoniq.axonserver.limits.membership-streams-per-connection).
+	// PerConnection bounds the streams of one client connection.
 	PerConnection int
+	// TotalSetting and PerConnectionSetting name the settings the bounds
+	// came from, for the refusal; either may be empty.
+	TotalSetting, PerConnectionSetting string
+}
+
+// setting is name in parentheses, or nothing without one.
+func setting(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " (" + name + ")"
 }
 
 // ClusterServer is roster's ClusterService on the client port.
@@ -115,11 +125,11 @@ func (s *ClusterServer) admitWatch(ctx context.Context) (release func(), err err
 	defer s.mu.Unlock()
 	if n := s.limits.PerConnection; n > 0 && s.perConn[conn] >= n {
 		return nil, status.Errorf(codes.ResourceExhausted,
-			"this connection already has %d membership streams open, the most allowed (axoniq.axonserver.limits.membership-streams-per-connection): close one first", n)
+			"this connection already has %d membership streams open, the most allowed%s: close one first", n, setting(s.limits.PerConnectionSetting))
 	}
 	if n := s.limits.Total; n > 0 && s.watches >= n {
 		return nil, status.Errorf(codes.ResourceExhausted,
-			"node %s already serves %d membership streams, the most allowed (axoniq.axonserver.limits.membership-streams): watch another node or retry later", s.self, n)
+			"node %s already serves %d membership streams, the most allowed%s: watch another node or retry later", s.self, n, setting(s.limits.TotalSetting))
 	}
 	s.watches++
 	s.perConn[conn]++

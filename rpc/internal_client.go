@@ -2,9 +2,12 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -69,8 +72,30 @@ func (c recordingCreds) ClientHandshake(ctx context.Context, authority string, c
 	out, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, conn)
 	if err != nil {
 		c.failure.set(err)
+		return out, info, err
 	}
-	return out, info, err
+	return &firstReadConn{Conn: out, failure: c.failure}, info, nil
+}
+
+// firstReadConn notes why the first read of a connection failed before
+// any byte arrived: in TLS 1.3 a server that refuses the client's
+// certificate says so after the client's handshake has ended, in the
+// answer to the first read. An EOF says no more than gRPC's status does.
+type firstReadConn struct {
+	net.Conn
+	failure *connFailure
+	done    atomic.Bool
+}
+
+func (c *firstReadConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if !c.done.Load() && (n > 0 || err != nil) {
+		c.done.Store(true)
+		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
+			c.failure.set(err)
+		}
+	}
+	return n, err
 }
 
 func (c recordingCreds) Clone() credentials.TransportCredentials {

@@ -76,38 +76,54 @@ func (c tokenCheck) stream() grpc.StreamServerInterceptor {
 	}
 }
 
+// Token is a token callers must send, and the setting it came from
+// (Setting may be empty): a caller without it is told what to set.
+type Token struct {
+	Value   string
+	Setting string
+}
+
 // AccessTokenInterceptors require token in axoniq-access-token on every
 // call of the client port, except the methods open says are open. An
 // empty token lets every call through (access control off). A missing
 // token is PERMISSION_DENIED with AXONIQ-1000, a wrong one with AXONIQ-1001.
-func AccessTokenInterceptors(token string, open func(fullMethod string) bool) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+func AccessTokenInterceptors(token Token, open func(fullMethod string) bool) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	send := "the access token"
+	if token.Setting != "" {
+		send = token.Setting
+	}
 	c := tokenCheck{
 		header:  AccessTokenHeader,
-		token:   token,
-		missing: "access token missing: send axoniq.axonserver.accesscontrol.token in the AxonIQ-Access-Token metadata",
+		token:   token.Value,
+		missing: "access token missing: send " + send + " in the AxonIQ-Access-Token metadata",
 		invalid: "invalid access token in AxonIQ-Access-Token",
 		open:    open,
 	}
 	return c.unary(), c.stream()
 }
 
-func internalTokenCheck(token string) tokenCheck {
-	return tokenCheck{
+func internalTokenCheck(token Token) tokenCheck {
+	c := tokenCheck{
 		header:  InternalTokenHeader,
-		token:   token,
-		missing: "internal token missing: nodes must send AxonIQ-InternalToken (axoniq.axonserver.accesscontrol.internal-token)",
-		invalid: "invalid internal token: the nodes have different axoniq.axonserver.accesscontrol.internal-token values",
+		token:   token.Value,
+		missing: "internal token missing: nodes must send AxonIQ-InternalToken",
+		invalid: "invalid internal token: the nodes have different internal tokens",
 	}
+	if token.Setting != "" {
+		c.missing += " (" + token.Setting + ")"
+		c.invalid = "invalid internal token: the nodes have different " + token.Setting + " values"
+	}
+	return c
 }
 
 // InternalTokenInterceptor refuses internal calls without the right
 // AxonIQ-InternalToken. An empty token lets every call through.
-func InternalTokenInterceptor(token string) grpc.UnaryServerInterceptor {
+func InternalTokenInterceptor(token Token) grpc.UnaryServerInterceptor {
 	return internalTokenCheck(token).unary()
 }
 
 // InternalTokenStreamInterceptor is InternalTokenInterceptor for streaming
 // methods of the internal service.
-func InternalTokenStreamInterceptor(token string) grpc.StreamServerInterceptor {
+func InternalTokenStreamInterceptor(token Token) grpc.StreamServerInterceptor {
 	return internalTokenCheck(token).stream()
 }

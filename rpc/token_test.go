@@ -53,7 +53,7 @@ func requireAxon(t *testing.T, err error, axonCode string) {
 }
 
 func TestAccessTokenInterceptors(t *testing.T) {
-	unary, stream := AccessTokenInterceptors("s3cret", nil)
+	unary, stream := AccessTokenInterceptors(Token{Value: "s3cret"}, nil)
 	c := healthServer(t, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream))
 	ctx := context.Background()
 	with := func(v string) context.Context { return metadata.AppendToOutgoingContext(ctx, AccessTokenHeader, v) }
@@ -76,7 +76,7 @@ func TestAccessTokenInterceptors(t *testing.T) {
 }
 
 func TestAccessTokenOpenMethods(t *testing.T) {
-	unary, stream := AccessTokenInterceptors("s3cret", func(m string) bool { return m == "/grpc.health.v1.Health/Check" })
+	unary, stream := AccessTokenInterceptors(Token{Value: "s3cret"}, func(m string) bool { return m == "/grpc.health.v1.Health/Check" })
 	c := healthServer(t, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream))
 	_, err := c.Check(context.Background(), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err, "open without a token")
@@ -87,17 +87,19 @@ func TestAccessTokenOpenMethods(t *testing.T) {
 }
 
 func TestAccessControlOff(t *testing.T) {
-	unary, stream := AccessTokenInterceptors("", nil)
-	c := healthServer(t, grpc.ChainUnaryInterceptor(unary, InternalTokenInterceptor("")), grpc.ChainStreamInterceptor(stream, InternalTokenStreamInterceptor("")))
+	unary, stream := AccessTokenInterceptors(Token{}, nil)
+	c := healthServer(t, grpc.ChainUnaryInterceptor(unary, InternalTokenInterceptor(Token{})), grpc.ChainStreamInterceptor(stream, InternalTokenStreamInterceptor(Token{})))
 	_, err := c.Check(context.Background(), &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 }
 
 func TestInternalTokenInterceptors(t *testing.T) {
-	c := healthServer(t, grpc.UnaryInterceptor(InternalTokenInterceptor("node")), grpc.StreamInterceptor(InternalTokenStreamInterceptor("node")))
+	token := Token{Value: "node", Setting: "axoniq.axonserver.accesscontrol.internal-token"}
+	c := healthServer(t, grpc.UnaryInterceptor(InternalTokenInterceptor(token)), grpc.StreamInterceptor(InternalTokenStreamInterceptor(token)))
 	ctx := context.Background()
 	_, err := c.Check(ctx, &healthpb.HealthCheckRequest{})
 	requireAxon(t, err, "AXONIQ-1000")
+	assert.Contains(t, status.Convert(err).Message(), "AxonIQ-InternalToken (axoniq.axonserver.accesscontrol.internal-token)")
 	// The client's token is not the internal one.
 	_, err = c.Check(metadata.AppendToOutgoingContext(ctx, AccessTokenHeader, "node"), &healthpb.HealthCheckRequest{})
 	requireAxon(t, err, "AXONIQ-1000")
@@ -117,7 +119,7 @@ func TestInternalTokenInterceptors(t *testing.T) {
 // interceptors after it too.
 func TestErrorCodeTrailer(t *testing.T) {
 	eu, es := ErrorCodeInterceptors()
-	tu, ts := AccessTokenInterceptors("s3cret", nil)
+	tu, ts := AccessTokenInterceptors(Token{Value: "s3cret"}, nil)
 	c := healthServer(t, grpc.ChainUnaryInterceptor(eu, tu), grpc.ChainStreamInterceptor(es, ts))
 	ctx := context.Background()
 
