@@ -11,7 +11,7 @@ import (
 // replaceFile puts b in dir/name so that a crash at any moment leaves
 // either the old file or the new one, never a mix: it writes a temporary
 // file in dir, syncs it, renames it over name and syncs dir. With backup
-// set, the old file is renamed to backup first (a missing one is fine).
+// set, the old file is kept as backup first (a missing one is fine).
 // The file is readable by its owner only.
 func replaceFile(dir, name string, b []byte, backup string) error {
 	tmp, err := os.CreateTemp(dir, name+".tmp-*")
@@ -32,8 +32,17 @@ func replaceFile(dir, name string, b []byte, backup string) error {
 	}
 	path := filepath.Join(dir, name)
 	if backup != "" {
-		if err := os.Rename(path, filepath.Join(dir, backup)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// The old file becomes the backup by a second name (a hard link),
+		// so that name always holds a whole file, for readers too; where
+		// the file system has no hard links, by a rename.
+		bak := filepath.Join(dir, backup)
+		if err := os.Remove(bak); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
+		}
+		if err := os.Link(path, bak); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := os.Rename(path, bak); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
 		}
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

@@ -45,9 +45,10 @@ const (
 )
 
 // store reads and writes the state file. Writes are atomic: a new file is
-// written and synced beside the old one, the old one becomes the backup,
-// the new one takes its name, and the directory is synced. A crash at any
-// point leaves a complete file under one of the two names.
+// written and synced beside the old one, the old one becomes the backup
+// (a second name for it), the new one takes its name, and the directory is
+// synced. The main name always holds a complete file, and a crash at any
+// point leaves one under both names or the main one.
 type store struct {
 	dir string
 }
@@ -68,7 +69,8 @@ func (s store) load() (st state, warn string, err error) {
 	bst, berr := s.read(backupFile)
 	switch {
 	case berr == nil && errors.Is(mainErr, fs.ErrNotExist):
-		// A crash between the two renames of save: the backup is the latest.
+		// A main file removed by hand, or a crash between the two renames
+		// where the file system has no hard links: the backup is the latest.
 		return bst, "", nil
 	case berr == nil:
 		return bst, fmt.Sprintf("gossip: %s is unreadable (%v); using the backup %s, which may miss the last change", s.path(stateFile), mainErr, s.path(backupFile)), nil
