@@ -93,7 +93,11 @@ func (c *Cluster) UnregisterSelf() error {
 	if err := s.UserEvent(unregisterEvent, payload, false); err != nil {
 		return fmt.Errorf("gossip: broadcast unregister: %w", err)
 	}
-	return c.becomeStandalone(self.Info.ID, "unregistered")
+	// Its own event may have made it standalone already.
+	if err := c.becomeStandalone(self.Info.ID, "unregistered"); err != nil && !errors.Is(err, errNotThisNode) {
+		return err
+	}
+	return nil
 }
 
 // LeaveForUnregister is called on a live node that another node is
