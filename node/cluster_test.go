@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -281,9 +280,3 @@ func TestAutoclusterFirstRetriesUntilItJoins(t *testing.T) {
 	checkClusterFormed(t, n1, n2)
 }
 
-func closedPort(t testing.TB) int {
-	p := freePort(t)
-	return p
-}
-
-var errNoPort = errors.New("no free port")
