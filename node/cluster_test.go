@@ -279,4 +279,3 @@ func TestAutoclusterFirstRetriesUntilItJoins(t *testing.T) {
 	n1 := runNode(t, cfg1)
 	checkClusterFormed(t, n1, n2)
 }
-
