@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/node"
 	rosterclient "github.com/rosterhq/roster/rpc/client"
 	"github.com/rosterhq/roster/rpc/rosterpb"
@@ -115,7 +116,7 @@ func startCallLoop(t *testing.T, call func(ctx context.Context) (string, error))
 			time.Sleep(5 * time.Millisecond) // pace the loop, not a wait for anything
 		}
 	}()
-	t.Cleanup(c.finish)
+	t.Cleanup(func() { c.finish(t) })
 	return c
 }
 
@@ -132,18 +133,19 @@ func (c *callLoop) progress(t *testing.T, more int) {
 	eventually(t, 30*time.Second, "calls go on", func() bool { return c.count() >= from+more })
 }
 
-func (c *callLoop) finish() {
+func (c *callLoop) finish(t *testing.T) {
+	t.Helper()
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
 	}
-	<-c.done
+	testkit.Receive(t, c.done, 30*time.Second, "end of the call loop")
 }
 
 func (c *callLoop) report(t *testing.T, what string) {
 	t.Helper()
-	c.finish()
+	c.finish(t)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.Logf("%s: %d calls, %d failed, longest call %s, answered by %v", what, c.calls, len(c.errs), c.longest.Round(time.Millisecond), c.by)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 func startSoloNode(t *testing.T) *Node {
@@ -62,7 +63,7 @@ func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
 	n := startSoloNode(t)
 	events, cancel := backend{n: n}.Subscribe(context.Background())
 	cancel()
-	_, ok := <-events
+	_, ok := testkit.Receive(t, events, 5*time.Second, "close by cancel")
 	assert.False(t, ok, "closed by cancel")
 	cancel() // twice is fine
 
@@ -70,7 +71,7 @@ func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
 	events, cancel = backend{n: n}.Subscribe(ctx)
 	defer cancel()
 	stopCtx()
-	_, ok = <-events
+	_, ok = testkit.Receive(t, events, 5*time.Second, "close when the context ends")
 	assert.False(t, ok, "closed when the context ends")
 
 	events, cancel = backend{n: n}.Subscribe(context.Background())
@@ -78,7 +79,7 @@ func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
 	sctx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	require.NoError(t, n.Stop(sctx))
-	_, ok = <-events
+	_, ok = testkit.Receive(t, events, 5*time.Second, "close when the node stops")
 	assert.False(t, ok, "closed when the node stops")
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // streamEvents reads n's event stream in the background until the test
@@ -37,7 +38,7 @@ func streamEvents(t *testing.T, c *api.Client) *streamed {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-finished
+		testkit.Receive(t, finished, 10*time.Second, "end of the event stream")
 	})
 	return s
 }

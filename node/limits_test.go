@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/rpc/rosterpb"
 )
@@ -61,7 +62,7 @@ func TestHTTPCutsSlowAndIdleClients(t *testing.T) {
 	requireClosedByPeer(t, idle, 5*time.Second, "idle keep-alive")
 	requireClosedByPeer(t, slow, 5*time.Second, "slow headers")
 	t.Logf("slow and idle connections closed %s after the first request (timeouts 1s)", time.Since(start).Round(10*time.Millisecond))
-	<-trickled
+	testkit.Receive(t, trickled, 10*time.Second, "end of the trickling client")
 
 	// Headers beyond server.max-http-request-header-size (8KB; net/http
 	// allows 4 KB of slack) are refused with 431.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/rpc/controlpb"
 )
@@ -340,7 +341,7 @@ func TestPlatformGracefulStopSendsReconnectBeforeTheStreamCloses(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the stubborn client's stream was never closed")
 	}
-	took := <-stopped
+	took, _ := testkit.Receive(t, stopped, 20*time.Second, "end of n2's stop")
 	t.Logf("stop took %s with one client ignoring request_reconnect", took.Round(time.Millisecond))
 	require.Less(t, took, 9*time.Second, "stop waited for the stubborn client until its deadline")
 	waitStatus(t, 5*time.Second, "n2", "left", nodes[0], nodes[2])
