@@ -25,6 +25,7 @@ import (
 // binary's own metrics setup, a watch that follows a crash, roster dev.
 
 func TestBinaryMetricsWatchAndRegisterProgress(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -177,6 +178,7 @@ func startDevIn(t *testing.T, bin string, base int, dir string) (*exec.Cmd, devO
 }
 
 func TestBinaryDevJSON(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -215,6 +217,7 @@ func TestBinaryDevJSON(t *testing.T) {
 // (kill -9 here; a closed terminal's SIGHUP, or a second Ctrl-C before it
 // got to them) they stop too, rather than stay behind with their ports.
 func TestBinaryDevNodesEndWithIt(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}

@@ -35,6 +35,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The binary tests run node processes and mostly wait for them.
+	testkit.RaiseParallel(4)
 	code := m.Run()
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
@@ -130,6 +132,7 @@ func run(t *testing.T, bin string, args ...string) (string, string, int) {
 }
 
 func TestBinaryRegisterClusterUnregister(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -194,6 +197,7 @@ func TestBinaryRegisterClusterUnregister(t *testing.T) {
 }
 
 func TestBinaryKillRestartAndSigterm(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}

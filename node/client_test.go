@@ -19,6 +19,7 @@ import (
 )
 
 func TestClusterServiceListsAndWatchesMembership(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	conn := dialClientPort(t, nodes[0])
 	cs := rosterpb.NewClusterServiceClient(conn)
@@ -168,6 +169,7 @@ func restartNode(t *testing.T, nodes []*node.Node, i int, kill bool) {
 }
 
 func TestClientFollowsRollingRestartAndKill(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	var mu sync.Mutex
 	var gaps []time.Duration
@@ -253,6 +255,7 @@ func TestClientFollowsRollingRestartAndKill(t *testing.T) {
 }
 
 func TestResolverBalancesOverLiveNodesAndFollowsRestarts(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	target := "roster:///" + nodes[0].GRPCAddr() + "," + nodes[1].GRPCAddr() // n3 is learnt
 	dial := func(opts rosterclient.ResolverOptions) rosterpb.ClusterServiceClient {
@@ -302,6 +305,7 @@ func TestResolverBalancesOverLiveNodesAndFollowsRestarts(t *testing.T) {
 // go of it, and it waits for them before announcing its leave: by the time
 // a peer hears of the leave, every one of them is connected elsewhere.
 func TestClientsMoveBeforeTheirNodeLeaves(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	var mine []string
 	for id, at := range settledPlacements(t, testClientIDs(40), nodes...) {
@@ -386,6 +390,7 @@ func TestClientsMoveBeforeTheirNodeLeaves(t *testing.T) {
 // them) must not hold it: keepalive pings end the stream, the resolver
 // follows another node and learns of a node that joins afterwards.
 func TestResolverLeavesANodeThatStoppedAnswering(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	hole := newBlackhole(t, nodes[0].GRPCAddr())
 	conn, err := grpc.NewClient("roster:///"+hole.Addr(),

@@ -16,6 +16,7 @@ import (
 )
 
 func TestRegisterFormsClusterWithAdvertisedFields(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	for _, observer := range nodes {
 		list, err := client(observer).Nodes(context.Background())
@@ -44,6 +45,7 @@ func TestRegisterFormsClusterWithAdvertisedFields(t *testing.T) {
 }
 
 func TestRegisterTwiceSaysAlreadyMember(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	err := nodes[1].Register(context.Background(), "127.0.0.1", nodes[0].Config().InternalPort)
 	var ae *api.Error
@@ -53,6 +55,7 @@ func TestRegisterTwiceSaysAlreadyMember(t *testing.T) {
 }
 
 func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
 	n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
 	ctx := context.Background()
 	var ae *api.Error
@@ -75,6 +78,7 @@ func TestRegisterErrors(t *testing.T) {
 }
 
 func TestDuplicateNameRefusedLiveNodeUndisturbed(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	impostor := runNode(t, testConfig(t, "n2", t.TempDir()))
 	err := impostor.Register(context.Background(), "127.0.0.1", nodes[0].Config().InternalPort)
@@ -97,6 +101,7 @@ func TestDuplicateNameRefusedLiveNodeUndisturbed(t *testing.T) {
 }
 
 func TestKillThenRestartFromSameDataDir(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	cfg3 := nodes[2].Config() // the ports it had
 	start := time.Now()
@@ -117,6 +122,7 @@ func TestKillThenRestartFromSameDataDir(t *testing.T) {
 }
 
 func TestGracefulStopShowsLeftThenRejoins(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	cfg3 := nodes[2].Config()
 	start := time.Now()
@@ -130,6 +136,7 @@ func TestGracefulStopShowsLeftThenRejoins(t *testing.T) {
 }
 
 func TestRestartAtNewAddressTakesOldPlace(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	cfg3 := nodes[2].Config()
 	oldPort := cfg3.InternalPort
@@ -155,6 +162,7 @@ func TestRestartAtNewAddressTakesOldPlace(t *testing.T) {
 }
 
 func TestUnregisterDeadAndLiveNodes(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 4)
 	ctx := context.Background()
 
@@ -203,6 +211,7 @@ func TestUnregisterDeadAndLiveNodes(t *testing.T) {
 }
 
 func TestFullClusterRestartReforms(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	var cfgs []node.Config
 	for _, n := range nodes {
@@ -219,6 +228,7 @@ func TestFullClusterRestartReforms(t *testing.T) {
 }
 
 func TestClustersWithOtherNamesNeverMerge(t *testing.T) {
+	t.Parallel()
 	a := runCluster(t, 2)
 	cfg := testConfig(t, "b1", t.TempDir())
 	cfg.Cluster.Name = "other"
@@ -233,6 +243,7 @@ func TestClustersWithOtherNamesNeverMerge(t *testing.T) {
 }
 
 func TestMetadataTooLongRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	long := strings.Repeat("a", 60)
 	cfg.ClientHost = strings.Join([]string{long, long, long, long}, ".")
@@ -245,6 +256,7 @@ func TestMetadataTooLongRefusedAtStart(t *testing.T) {
 }
 
 func TestCorruptStateIsReportedNotEmptied(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	cfg := nodes[1].Config()
 	stop(nodes[1])
@@ -268,6 +280,7 @@ func TestCorruptStateIsReportedNotEmptied(t *testing.T) {
 }
 
 func TestAutoclusterFirstRetriesUntilItJoins(t *testing.T) {
+	t.Parallel()
 	// n2 starts before n1 exists: it keeps trying until n1 is up.
 	p := freePort(t)
 	cfg2 := testConfig(t, "n2", t.TempDir())

@@ -36,6 +36,7 @@ func startSoloNode(t *testing.T) *Node {
 // A reader that falls behind is dropped by gossip; the backend subscribes
 // again and says resync, so the reader rereads the list and misses nothing.
 func TestSubscribeResyncsAReaderThatFellBehind(t *testing.T) {
+	t.Parallel()
 	n := startSoloNode(t)
 	events, cancel := backend{n: n}.Subscribe(context.Background())
 	defer cancel()
@@ -60,6 +61,7 @@ func TestSubscribeResyncsAReaderThatFellBehind(t *testing.T) {
 }
 
 func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
+	t.Parallel()
 	n := startSoloNode(t)
 	events, cancel := backend{n: n}.Subscribe(context.Background())
 	cancel()
@@ -85,6 +87,7 @@ func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
 
 // The API's event types are gossip's, passed through as they are.
 func TestEventTypesMatchGossip(t *testing.T) {
+	t.Parallel()
 	for g, a := range map[gossip.EventType]string{
 		gossip.EventJoin: api.EventJoin, gossip.EventUpdate: api.EventUpdate, gossip.EventSuspect: api.EventSuspect,
 		gossip.EventFail: api.EventFail, gossip.EventLeave: api.EventLeave, gossip.EventRemove: api.EventRemove,

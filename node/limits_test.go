@@ -33,6 +33,7 @@ import (
 // never send a second request: the node closes them once the configured
 // timeouts pass, refuses oversized headers, and answers others meanwhile.
 func TestHTTPCutsSlowAndIdleClients(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.HTTPHeaderTimeout = time.Second
 	cfg.Limits.HTTPIdleTimeout = time.Second
@@ -83,6 +84,7 @@ func TestHTTPCutsSlowAndIdleClients(t *testing.T) {
 // the HTTP write timeout: it still delivers changes, because each event
 // gets a deadline of its own.
 func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.HTTPWriteTimeout = time.Second
 	n1 := runNode(t, cfg)
@@ -104,6 +106,7 @@ func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
 // its settings: the node closes both, after the handshake timeout and the
 // idle timeout.
 func TestGRPCClosesPrefaceOnlyConnections(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.GRPCConnectionTimeout = time.Second
 	cfg.Limits.GRPCMaxConnectionIdle = time.Second
@@ -132,6 +135,7 @@ func TestGRPCClosesPrefaceOnlyConnections(t *testing.T) {
 // (keepAliveTime 1000 ms, keepAliveWithoutCalls): no GOAWAY comes, every
 // ping is answered.
 func TestGRPCAllowsPingsEverySecond(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	c := dialRaw(t, n.GRPCAddr(), []byte(http2.ClientPreface)...)
 	fr := http2.NewFramer(c, c)
@@ -170,6 +174,7 @@ func TestGRPCAllowsPingsEverySecond(t *testing.T) {
 // connection at once. A call with a few KiB of metadata is served; one
 // with more than the bound is refused.
 func TestGRPCCallHeadersAreBounded(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	c := dialRaw(t, n.GRPCAddr(), []byte(http2.ClientPreface)...)
 	fr := http2.NewFramer(c, c)
@@ -208,6 +213,7 @@ func TestGRPCCallHeadersAreBounded(t *testing.T) {
 // RESOURCE_EXHAUSTED naming the property, the others keep streaming, and a
 // closed stream frees its place.
 func TestMembershipStreamsAreCapped(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.MembershipStreamsPerConnection = 3
 	cfg.Limits.MembershipStreams = 5
@@ -260,6 +266,7 @@ func TestMembershipStreamsAreCapped(t *testing.T) {
 // with silent connections while a node registers through it: the silent
 // ones make room, and the cluster forms and stays alive.
 func TestInternalPortCapKeepsGossip(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.InternalMaxConnections = 16
 	n1, reg := runNodeWithMetrics(t, cfg)
@@ -291,6 +298,7 @@ func TestInternalPortCapKeepsGossip(t *testing.T) {
 // name would mangle: each is refused with the key, the value and what is
 // allowed, and creates nothing.
 func TestNodeNameMustBeSafe(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"..", ".", ".hidden", "-dash", "a/b", "a b", "n%2F1", strings.Repeat("n", 64)} {
 		dir := t.TempDir()
 		cfg := testConfig(t, name, dir)

@@ -81,6 +81,7 @@ func spreadOf(p map[string]string) map[string]int {
 }
 
 func TestPlatformSpreadsClientsTheSameOnEveryNode(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	byName := map[string]*node.Node{}
 	for _, n := range nodes {
@@ -110,6 +111,7 @@ func TestPlatformSpreadsClientsTheSameOnEveryNode(t *testing.T) {
 }
 
 func TestPlatformKilledNodesClientsMoveAndNoOthers(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	ids := testClientIDs(60)
 	before := placementsVia(t, nodes[0], ids)
@@ -218,6 +220,7 @@ func restCounts(t testing.TB, observer *node.Node) map[string]int {
 }
 
 func TestPlatformJoinedNodeReceivesItsShareByReconnect(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	reg3 := prometheus.NewRegistry()
 	n3, err := node.Start(context.Background(), testConfig(t, "n3", t.TempDir()), node.Options{Logger: testLogger(t), Metrics: reg3})
@@ -275,6 +278,7 @@ func TestPlatformJoinedNodeReceivesItsShareByReconnect(t *testing.T) {
 }
 
 func TestPlatformRebalanceOff(t *testing.T) {
+	t.Parallel()
 	cfgs := make([]node.Config, 3)
 	nodes := make([]*node.Node, 3)
 	for i := range cfgs {
@@ -300,6 +304,7 @@ func TestPlatformRebalanceOff(t *testing.T) {
 }
 
 func TestPlatformGracefulStopSendsReconnectBeforeTheStreamCloses(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	n2 := nodes[1]
 	var mine []string
