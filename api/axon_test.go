@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/rosterhq/roster/api"
 )
 
 // CLIRequest is one request of testdata/axon/cli-requests.json: what
@@ -118,7 +120,7 @@ func TestAxonCLIRequests(t *testing.T) {
 			r := call(t, srv, req.Method, req.Path, string(req.Body), headers...)
 			checkAxonAnswer(t, req, r.status, r.body)
 			if req.Method == http.MethodPost {
-				assert.Equal(t, []string{"n7.internal:9224"}, f.joinCalls(), "host and port used, the rest ignored")
+				assert.Equal(t, []string{"n7.internal:9224"}, f.Joins(), "host and port used, the rest ignored")
 			}
 		})
 	}
@@ -131,7 +133,7 @@ func TestJoinAxonFields(t *testing.T) {
 			`"context":"ctx","noContexts":false,"internalHostName":"n1","internalGrpcPort":8224}`
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", body)
 		require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
-		assert.Equal(t, []string{"n1:8224"}, f.joinCalls())
+		assert.Equal(t, []string{"n1:8224"}, f.Joins())
 	})
 	for _, tc := range []struct{ name, body, part string }{
 		{"a field neither Axon nor roster knows", `{"internalHostName":"n1","colour":"red"}`, "body.colour: unexpected property"},
@@ -142,7 +144,7 @@ func TestJoinAxonFields(t *testing.T) {
 			f := newFakeBackend()
 			r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", tc.body)
 			requireError(t, r, http.StatusBadRequest, CodeInvalidValue, tc.part)
-			assert.Empty(t, f.joinCalls())
+			assert.Empty(t, f.Joins())
 		})
 	}
 }
@@ -151,7 +153,7 @@ func TestJoinAxonFields(t *testing.T) {
 // with Axon Server EE's ClusterRestController fields.
 func TestClusterNodesAsAxonEE(t *testing.T) {
 	f := newFakeBackend()
-	f.nodes[0].Tags = map[string]string{"region": "eu"}
+	f.List[0].Tags = map[string]string{"region": "eu"}
 	srv := testServer(t, f)
 
 	r := call(t, srv, http.MethodGet, "/v1/cluster", "")
@@ -179,8 +181,8 @@ func TestClusterNodesAsAxonEE(t *testing.T) {
 
 func TestPublicMeAxonFields(t *testing.T) {
 	f := newFakeBackend()
-	f.me.AdminNode, f.me.Initialized = true, true
-	f.me.ContextNames, f.me.StorageContextNames = []string{DefaultContext}, []string{DefaultContext}
+	f.Self.AdminNode, f.Self.Initialized = true, true
+	f.Self.ContextNames, f.Self.StorageContextNames = []string{DefaultContext}, []string{DefaultContext}
 	r := call(t, testServer(t, f), http.MethodGet, "/v1/public/me", "")
 	require.Equal(t, http.StatusOK, r.status)
 	var me map[string]any

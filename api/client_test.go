@@ -1,18 +1,22 @@
-package api
+package api_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
+
+	. "github.com/rosterhq/roster/api"
 )
 
 func TestClientRoundTrip(t *testing.T) {
@@ -24,17 +28,17 @@ func TestClientRoundTrip(t *testing.T) {
 	nodes, err := c.Nodes(ctx)
 	require.NoError(t, err)
 	require.Len(t, nodes, 2)
-	assert.Equal(t, f.nodes[0], nodes[0])
+	assert.Equal(t, f.List[0], nodes[0])
 
 	me, err := c.Me(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, f.me, me)
+	assert.Equal(t, f.Self, me)
 
 	require.NoError(t, c.Join(ctx, JoinRequest{InternalHostName: "n3", InternalGrpcPort: 9224}))
-	assert.Equal(t, []string{"n3:9224"}, f.joinCalls())
+	assert.Equal(t, []string{"n3:9224"}, f.Joins())
 
 	require.NoError(t, c.Unregister(ctx, "n2"))
-	assert.Equal(t, []string{"n2"}, f.unregs)
+	assert.Equal(t, []string{"n2"}, f.Unregistered())
 
 	var raw json.RawMessage
 	require.NoError(t, c.Do(ctx, http.MethodGet, "/v1/public", nil, &raw))
@@ -43,7 +47,7 @@ func TestClientRoundTrip(t *testing.T) {
 
 func TestClientServerErrors(t *testing.T) {
 	f := newFakeBackend()
-	f.joinErr = Errorf(CodeAlreadyMember, "node n2 is already a member of the cluster")
+	f.JoinErr = Errorf(CodeAlreadyMember, "node n2 is already a member of the cluster")
 	c := NewClient(testServer(t, f).URL, "", false)
 	ctx := context.Background()
 
@@ -112,13 +116,11 @@ func TestClientForeignErrorBody(t *testing.T) {
 }
 
 func TestClientConnectionRefusedNamesAddress(t *testing.T) {
-	// Listen, note the address, close: nothing answers there now.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := "http://" + l.Addr().String()
-	require.NoError(t, l.Close())
+	// A port this test process holds and never binds: nothing answers.
+	var ports testkit.Ports
+	addr := "http://127.0.0.1:" + strconv.Itoa(ports.Closed(t))
 
-	_, err = NewClient(addr, "", false).Nodes(context.Background())
+	_, err := NewClient(addr, "", false).Nodes(context.Background())
 	require.Error(t, err)
 	assert.Equal(t, "cannot reach "+addr+": connection refused", err.Error())
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the cause stays wrapped")

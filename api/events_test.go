@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"bufio"
@@ -8,70 +8,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/rosterhq/roster/api"
 )
-
-// fakeBus is fakeBackend's Subscribe: tests publish events and end
-// subscriptions by hand.
-type fakeBus struct {
-	mu   sync.Mutex
-	subs map[chan NodeEvent]bool
-}
-
-func (f *fakeBackend) Subscribe(ctx context.Context) (<-chan NodeEvent, func()) {
-	b := &f.bus
-	ch := make(chan NodeEvent, 16)
-	b.mu.Lock()
-	if b.subs == nil {
-		b.subs = map[chan NodeEvent]bool{}
-	}
-	b.subs[ch] = true
-	b.mu.Unlock()
-	var once sync.Once
-	cancel := func() {
-		once.Do(func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if b.subs[ch] {
-				delete(b.subs, ch)
-				close(ch)
-			}
-		})
-	}
-	context.AfterFunc(ctx, cancel)
-	return ch, cancel
-}
-
-func (b *fakeBus) publish(ev NodeEvent) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for ch := range b.subs {
-		ch <- ev
-	}
-}
-
-// end closes every subscription, as a stopping node does.
-func (b *fakeBus) end() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for ch := range b.subs {
-		delete(b.subs, ch)
-		close(ch)
-	}
-}
-
-func (b *fakeBus) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.subs)
-}
 
 // sseEvent is one event as it is on the wire.
 type sseEvent struct {
@@ -154,9 +99,9 @@ func TestEventsStreamListThenChanges(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(ev.data), &nodes))
 	assert.Equal(t, []string{"n1", "n2"}, []string{nodes[0].Name, nodes[1].Name})
 
-	require.Eventually(t, func() bool { return f.bus.count() == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return f.Subscribers() == 1 }, 5*time.Second, 10*time.Millisecond)
 	n3 := Node{Name: "n3", HostName: "n3.example.com", Status: "alive", Connected: true}
-	f.bus.publish(NodeEvent{Type: EventJoin, Node: n3})
+	f.Publish(NodeEvent{Type: EventJoin, Node: n3})
 	ev, ok = r.next()
 	require.True(t, ok)
 	assert.Equal(t, SSEChange, ev.name)
@@ -170,10 +115,10 @@ func TestEventsStreamListThenChanges(t *testing.T) {
 	assert.Contains(t, raw.Node, "internalHostName")
 
 	// Missed changes: the whole list again, as it is now.
-	f.mu.Lock()
-	f.nodes = f.nodes[:1]
-	f.mu.Unlock()
-	f.bus.publish(NodeEvent{Type: EventResync})
+	f.Lock()
+	f.List = f.List[:1]
+	f.Unlock()
+	f.Publish(NodeEvent{Type: EventResync})
 	ev, ok = r.next()
 	require.True(t, ok)
 	assert.Equal(t, SSENodes, ev.name)
@@ -181,7 +126,7 @@ func TestEventsStreamListThenChanges(t *testing.T) {
 	assert.Len(t, nodes, 1)
 
 	// The node stops: the stream ends.
-	f.bus.end()
+	f.EndSubscriptions()
 	_, ok = r.next()
 	assert.False(t, ok, "stream ended")
 }
@@ -192,19 +137,15 @@ func TestEventsClientGoneReleasesSubscription(t *testing.T) {
 	r := openStream(t, srv.URL)
 	_, ok := r.next()
 	require.True(t, ok)
-	require.Eventually(t, func() bool { return f.bus.count() == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return f.Subscribers() == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, r.resp.Body.Close())
-	require.Eventually(t, func() bool { return f.bus.count() == 0 }, 5*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return f.Subscribers() == 0 }, 5*time.Second, 10*time.Millisecond,
 		"the subscription ends with the request")
 }
 
 func TestEventsPingWhileIdle(t *testing.T) {
 	f := newFakeBackend()
-	mux := http.NewServeMux()
-	a := humago.New(mux, humaConfig(ServerOptions{}))
-	s := &server{backend: f, pingInterval: 20 * time.Millisecond}
-	s.registerEvents(a, nil, nil)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(NewEventsHandler(f, 20*time.Millisecond))
 	t.Cleanup(srv.Close)
 
 	r := openStream(t, srv.URL)
@@ -230,7 +171,7 @@ func TestEventsNeedTheToken(t *testing.T) {
 	})
 	r := openStream(t, srv.URL)
 	assert.Equal(t, http.StatusForbidden, r.resp.StatusCode)
-	assert.Equal(t, 0, f.bus.count(), "no subscription without the token")
+	assert.Equal(t, 0, f.Subscribers(), "no subscription without the token")
 
 	r = openStream(t, srv.URL, TokenHeader, "secret")
 	require.Equal(t, http.StatusOK, r.resp.StatusCode)
@@ -251,11 +192,11 @@ func TestClientEvents(t *testing.T) {
 		case 1:
 			go func() {
 				// Wait for the subscription the stream holds, then change.
-				assert.Eventually(t, func() bool { return f.bus.count() == 1 }, 5*time.Second, 10*time.Millisecond)
-				f.bus.publish(NodeEvent{Type: EventFail, Node: Node{Name: "n2", Status: "failed"}})
+				assert.Eventually(t, func() bool { return f.Subscribers() == 1 }, 5*time.Second, 10*time.Millisecond)
+				f.Publish(NodeEvent{Type: EventFail, Node: Node{Name: "n2", Status: "failed"}})
 			}()
 		case 2:
-			go f.bus.end()
+			go f.EndSubscriptions()
 		}
 		return nil
 	})

@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"bytes"
@@ -10,10 +10,13 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	. "github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/api/apitest"
 )
 
 // fuzzHandler is the API on fakes, called without sockets.
-func fuzzHandler(f *testing.F) (http.Handler, *fakeBackend, *fakeKeys) {
+func fuzzHandler(f *testing.F) (http.Handler, *apitest.Backend, *fakeKeys) {
 	f.Helper()
 	fb, fk := newFakeBackend(), &fakeKeys{}
 	h, _ := NewHandler(ServerOptions{Backend: fb, Keys: fk, Logger: zerolog.Nop()})
@@ -53,13 +56,13 @@ func FuzzJoinBody(f *testing.F) {
 	f.Add([]byte(`{"internalHostName":"\u0000"}`))
 	h, fb, _ := fuzzHandler(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		before := len(fb.joinCalls())
+		before := len(fb.Joins())
 		serveBody(t, h, http.MethodPost, "/v1/cluster", body, http.StatusAccepted)
-		calls := fb.joinCalls()
+		calls := fb.Joins()
 		for _, c := range calls[before:] {
 			i := strings.LastIndex(c, ":")
 			host, port := c[:i], c[i+1:]
-			if _, err := checkHost(host); err != nil || host == "" {
+			if _, err := CheckHost(host); err != nil || host == "" {
 				t.Fatalf("backend got a bad host %q from %q", host, body)
 			}
 			if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
@@ -89,7 +92,7 @@ func FuzzKeyBody(f *testing.F) {
 		serveBody(t, h, r.method, r.path, body, http.StatusOK)
 		for _, c := range fk.callList()[before:] {
 			key := strings.Fields(c)[1]
-			if checkKey("key", key) != nil {
+			if CheckKey("key", key) != nil {
 				t.Fatalf("backend got a bad key from %q", body)
 			}
 		}

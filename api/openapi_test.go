@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/rosterhq/roster/api"
 )
 
 // notInDocument are served routes that are not API operations, and why.
@@ -23,16 +25,16 @@ var notInDocument = map[string]string{
 	"GET " + OpenAPIPath + "-3.0.json":  "the document itself, downgraded for 3.0 tools",
 	"GET " + OpenAPIPath + "-3.0.yaml":  "the document itself, downgraded for 3.0 tools",
 	"GET /{$}":                          "the dashboard page",
-	"GET " + dashboardAssets + "{file}": "the dashboard's files",
+	"GET " + DashboardAssets + "{file}": "the dashboard's files",
 	"GET " + SwaggerUIPath:              "Swagger UI's page",
-	"GET " + swaggerAssets + "{file}":   "Swagger UI's files",
+	"GET " + SwaggerAssets + "{file}":   "Swagger UI's files",
 }
 
 // loadDocument serves the API with access control on (so 403s are
 // documented) and loads its document as OpenAPI 3.1 with kin-openapi.
 func loadDocument(t *testing.T) (*openapi3.T, []string) {
 	t.Helper()
-	h, _, mux := newHandler(ServerOptions{
+	h, patterns := NewHandlerRoutes(ServerOptions{
 		Backend: newFakeBackend(), Logger: zerolog.Nop(), Version: "test",
 		AccessControl: func(r *http.Request) *Error {
 			if r.Header.Get(TokenHeader) != "t" {
@@ -50,7 +52,7 @@ func loadDocument(t *testing.T) (*openapi3.T, []string) {
 	doc, err := loader.LoadFromData(r.body)
 	require.NoError(t, err, "the document parses")
 	require.True(t, doc.IsOpenAPI31OrLater(), "OpenAPI %s", doc.OpenAPI)
-	return doc, mux.Patterns()
+	return doc, patterns
 }
 
 func TestOpenAPIDocumentIsValid31(t *testing.T) {
@@ -131,9 +133,9 @@ func TestOpenAPIOperationsAreComplete(t *testing.T) {
 			if strings.Contains(path, "{name}") {
 				assert.NotNil(t, op.Responses.Value("404"), "%s: 404 for no such node", name)
 			}
-			if strings.HasPrefix(path, internalPrefix) {
+			if strings.HasPrefix(path, InternalPrefix) {
 				assert.Equal(t, []string{TagInternal}, op.Tags, "%s: tagged internal", name)
-				assert.Contains(t, op.Description, internalNote, name)
+				assert.Contains(t, op.Description, InternalNote, name)
 			}
 		}
 	}
@@ -142,12 +144,12 @@ func TestOpenAPIOperationsAreComplete(t *testing.T) {
 // An /internal/ route registered later, by anyone, is marked internal too.
 func TestInternalRoutesAreMarked(t *testing.T) {
 	op := &huma.Operation{Path: "/internal/other", Tags: []string{TagPublic}, Description: "A view."}
-	documentInternal(nil, op)
+	DocumentInternal(nil, op)
 	assert.Contains(t, op.Tags, TagInternal)
-	assert.Equal(t, "A view. "+internalNote, op.Description)
+	assert.Equal(t, "A view. "+InternalNote, op.Description)
 	assert.Equal(t, true, op.Extensions["x-internal"])
 
 	op = &huma.Operation{Path: "/v1/public"}
-	documentInternal(nil, op)
+	DocumentInternal(nil, op)
 	assert.Empty(t, op.Tags)
 }

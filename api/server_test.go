@@ -1,13 +1,11 @@
-package api
+package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,87 +14,23 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/api/apitest"
 )
 
-// fakeBackend is an in-memory Backend that records the calls it gets.
-type fakeBackend struct {
-	mu        sync.Mutex
-	nodes     []Node
-	me        Me
-	health    Health
-	joinErr   error
-	joins     []string // "host:port"
-	unregs    []string
-	gossipAny any
-	bus       fakeBus // Subscribe (events_test.go)
-}
-
-func newFakeBackend() *fakeBackend {
+// newFakeBackend is a cluster of two nodes as n1 sees it: n1 alive, n2
+// failed.
+func newFakeBackend() *apitest.Backend {
 	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	n1 := Node{Name: "n1", HostName: "n1.example.com", GrpcPort: 8124, HTTPPort: 8024,
-		InternalHostName: "n1.internal", GrpcInternalPort: 8224, Connected: true, Status: "alive", Since: since}
-	n2 := Node{Name: "n2", HostName: "n2.example.com", GrpcPort: 8124, HTTPPort: 8024,
-		InternalHostName: "n2.internal", GrpcInternalPort: 8224, Connected: false, Status: "failed", Since: since}
-	return &fakeBackend{
-		nodes:     []Node{n1, n2},
-		me:        Me{Node: n1, Clustered: true, Authentication: false, SSL: false, ClusterName: "default"},
-		health:    Health{Status: "UP"},
-		gossipAny: map[string]any{"members": 2},
-	}
-}
-
-func (f *fakeBackend) Nodes(context.Context) []Node {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := append([]Node(nil), f.nodes...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func (f *fakeBackend) Me(context.Context) Me { return f.me }
-
-func (f *fakeBackend) Join(_ context.Context, host string, port int) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.joinErr != nil {
-		return f.joinErr
-	}
-	f.joins = append(f.joins, host+":"+strconv.Itoa(port))
-	return nil
-}
-
-func (f *fakeBackend) Unregister(_ context.Context, name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	idx := -1
-	for i, n := range f.nodes {
-		if n.Name == name {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		return Errorf(CodeNoSuchNode, "node %s not found", name)
-	}
-	if len(f.nodes) == 1 {
-		return Errorf(CodeCannotRemoveLast, "cannot remove the last node of the cluster")
-	}
-	f.unregs = append(f.unregs, name)
-	f.nodes = append(f.nodes[:idx], f.nodes[idx+1:]...)
-	return nil
-}
-
-func (f *fakeBackend) Health(context.Context) Health { return f.health }
-
-func (f *fakeBackend) GossipState(context.Context) any { return f.gossipAny }
-
-func (f *fakeBackend) joinCalls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.joins...)
+	n1, n2 := apitest.Node("n1", "alive", since), apitest.Node("n2", "failed", since)
+	f := apitest.New(Me{Node: n1, Clustered: true, Authentication: false, SSL: false, ClusterName: "default"}, n1, n2)
+	f.Gossip = map[string]any{"members": 2}
+	return f
 }
 
 // testServer starts the API on a fake backend.
-func testServer(t *testing.T, f *fakeBackend, opts ...func(*ServerOptions)) *httptest.Server {
+func testServer(t *testing.T, f *apitest.Backend, opts ...func(*ServerOptions)) *httptest.Server {
 	t.Helper()
 	o := ServerOptions{Backend: f, Logger: zerolog.Nop(), Version: "test"}
 	for _, fn := range opts {
@@ -182,9 +116,9 @@ func keys(m map[string]any) []string {
 var axonNodeFields = []string{"name", "hostName", "grpcPort", "httpPort", "internalHostName", "grpcInternalPort", "connected", "status", "since"}
 
 func TestPublicNodes(t *testing.T) {
+	// The answer keeps the backend's order (sorted by name, as Backend
+	// promises).
 	f := newFakeBackend()
-	// Out of order on purpose: the answer stays sorted by name.
-	f.nodes = []Node{f.nodes[1], f.nodes[0]}
 	srv := testServer(t, f)
 
 	r := call(t, srv, http.MethodGet, "/v1/public", "")
@@ -212,7 +146,7 @@ func TestPublicNodes(t *testing.T) {
 
 func TestPublicNodesEmptyIsArray(t *testing.T) {
 	f := newFakeBackend()
-	f.nodes = nil
+	f.List = nil
 	r := call(t, testServer(t, f), http.MethodGet, "/v1/public", "")
 	require.Equal(t, http.StatusOK, r.status)
 	assert.JSONEq(t, `[]`, string(r.body))
@@ -239,13 +173,13 @@ func TestJoin(t *testing.T) {
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n2.internal","internalGrpcPort":9224}`)
 		require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
 		assert.JSONEq(t, `{"success": true, "message": "Accepted join request, may take a while to process"}`, string(r.body))
-		assert.Equal(t, []string{"n2.internal:9224"}, f.joinCalls())
+		assert.Equal(t, []string{"n2.internal:9224"}, f.Joins())
 	})
 	t.Run("port defaults to 8224", func(t *testing.T) {
 		f := newFakeBackend()
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n2"}`)
 		require.Equal(t, http.StatusAccepted, r.status, "body: %s", r.body)
-		assert.Equal(t, []string{"n2:8224"}, f.joinCalls())
+		assert.Equal(t, []string{"n2:8224"}, f.Joins())
 	})
 	t.Run("IP literals", func(t *testing.T) {
 		f := newFakeBackend()
@@ -254,23 +188,23 @@ func TestJoin(t *testing.T) {
 			r := call(t, srv, http.MethodPost, "/v1/cluster", `{"internalHostName":"`+h+`"}`)
 			require.Equal(t, http.StatusAccepted, r.status, "%s: %s", h, r.body)
 		}
-		assert.Equal(t, []string{"10.0.0.7:8224", "::1:8224", "fe80::1:8224"}, f.joinCalls())
+		assert.Equal(t, []string{"10.0.0.7:8224", "::1:8224", "fe80::1:8224"}, f.Joins())
 	})
 	t.Run("backend error passes through", func(t *testing.T) {
 		f := newFakeBackend()
-		f.joinErr = Errorf(CodeAlreadyMember, "node n2 is already a member of the cluster")
+		f.JoinErr = Errorf(CodeAlreadyMember, "node n2 is already a member of the cluster")
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n1"}`)
 		requireJoinError(t, r, http.StatusConflict, CodeAlreadyMember, "node n2 is already a member of the cluster")
 	})
 	t.Run("wrapped backend error keeps its code", func(t *testing.T) {
 		f := newFakeBackend()
-		f.joinErr = wrapErr{Errorf(CodeSameNodeName, "a node named n1 is already in the cluster")}
+		f.JoinErr = wrapErr{Errorf(CodeSameNodeName, "a node named n1 is already in the cluster")}
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n1"}`)
 		requireJoinError(t, r, http.StatusBadRequest, CodeSameNodeName, "already in the cluster")
 	})
 	t.Run("plain backend error is AXONIQ-0001 500", func(t *testing.T) {
 		f := newFakeBackend()
-		f.joinErr = io.ErrUnexpectedEOF
+		f.JoinErr = io.ErrUnexpectedEOF
 		r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n1"}`)
 		requireJoinError(t, r, http.StatusInternalServerError, CodeInternal, "unexpected EOF")
 	})
@@ -282,7 +216,7 @@ func (w wrapErr) Error() string { return "join: " + w.err.Error() }
 func (w wrapErr) Unwrap() error { return w.err }
 
 func TestJoinBadInput(t *testing.T) {
-	big := `{"internalHostName":"n1","pad":"` + strings.Repeat("x", maxBodyBytes) + `"}`
+	big := `{"internalHostName":"n1","pad":"` + strings.Repeat("x", MaxBodyBytes) + `"}`
 	cases := []struct {
 		name  string
 		body  string
@@ -309,7 +243,7 @@ func TestJoinBadInput(t *testing.T) {
 			f := newFakeBackend()
 			r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", tc.body)
 			requireError(t, r, http.StatusBadRequest, CodeInvalidValue, tc.parts...)
-			assert.Empty(t, f.joinCalls(), "the backend must not be called on bad input")
+			assert.Empty(t, f.Joins(), "the backend must not be called on bad input")
 		})
 	}
 }
@@ -317,8 +251,8 @@ func TestJoinBadInput(t *testing.T) {
 func TestJoinBodyOfExactly1MiBIsNotRejectedForSize(t *testing.T) {
 	f := newFakeBackend()
 	prefix, suffix := `{"internalHostName":"n1","pad":"`, `"}`
-	body := prefix + strings.Repeat("x", maxBodyBytes-len(prefix)-len(suffix)) + suffix
-	require.Len(t, body, maxBodyBytes)
+	body := prefix + strings.Repeat("x", MaxBodyBytes-len(prefix)-len(suffix)) + suffix
+	require.Len(t, body, MaxBodyBytes)
 	r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", body)
 	// Rejected, but for the unknown field, not for its size.
 	requireError(t, r, http.StatusBadRequest, CodeInvalidValue, "body.pad: unexpected property")
@@ -336,7 +270,7 @@ func TestJoinUnsupportedContentType(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	requireError(t, response{status: resp.StatusCode, header: resp.Header, body: b},
 		http.StatusBadRequest, CodeInvalidValue, "application/json")
-	assert.Empty(t, f.joinCalls())
+	assert.Empty(t, f.Joins())
 }
 
 func TestUnregister(t *testing.T) {
@@ -345,7 +279,7 @@ func TestUnregister(t *testing.T) {
 		r := call(t, testServer(t, f), http.MethodDelete, "/v1/cluster/n2", "")
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 		assert.Empty(t, strings.TrimSpace(string(r.body)))
-		assert.Equal(t, []string{"n2"}, f.unregs)
+		assert.Equal(t, []string{"n2"}, f.Unregistered())
 	})
 	t.Run("unknown node is 404 AXONIQ-1301", func(t *testing.T) {
 		r := call(t, testServer(t, newFakeBackend()), http.MethodDelete, "/v1/cluster/zz", "")
@@ -353,16 +287,16 @@ func TestUnregister(t *testing.T) {
 	})
 	t.Run("last node is 406 AXONIQ-2310", func(t *testing.T) {
 		f := newFakeBackend()
-		f.nodes = f.nodes[:1]
+		f.List = f.List[:1]
 		r := call(t, testServer(t, f), http.MethodDelete, "/v1/cluster/n1", "")
 		requireError(t, r, http.StatusNotAcceptable, CodeCannotRemoveLast, "last node")
 	})
 	t.Run("escaped name reaches the backend decoded", func(t *testing.T) {
 		f := newFakeBackend()
-		f.nodes = append(f.nodes, Node{Name: "a b"})
+		f.List = append(f.List, Node{Name: "a b"})
 		r := call(t, testServer(t, f), http.MethodDelete, "/v1/cluster/a%20b", "")
 		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
-		assert.Equal(t, []string{"a b"}, f.unregs)
+		assert.Equal(t, []string{"a b"}, f.Unregistered())
 	})
 }
 
@@ -373,7 +307,7 @@ func TestHealth(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	assert.JSONEq(t, `{"status":"UP"}`, string(r.body))
 
-	f.health = Health{Status: "DOWN", Details: map[string]string{"gossip": "DOWN"}}
+	f.HealthReport = Health{Status: "DOWN", Details: map[string]string{"gossip": "DOWN"}}
 	r = call(t, srv, http.MethodGet, "/actuator/health", "")
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.JSONEq(t, `{"status":"DOWN","details":{"gossip":"DOWN"}}`, string(r.body))
@@ -434,8 +368,8 @@ func TestAccessControl(t *testing.T) {
 	requireError(t, r, http.StatusForbidden, CodeAuthTokenMissing)
 	r = call(t, srv, http.MethodDelete, "/v1/cluster/n2", "")
 	requireError(t, r, http.StatusForbidden, CodeAuthTokenMissing)
-	assert.Empty(t, f.joinCalls())
-	assert.Empty(t, f.unregs)
+	assert.Empty(t, f.Joins())
+	assert.Empty(t, f.Unregistered())
 
 	r = call(t, srv, http.MethodGet, "/v1/public", "", TokenHeader, "good")
 	assert.Equal(t, http.StatusOK, r.status)
@@ -460,7 +394,7 @@ func TestHealthDetailsOnlyForTokenHolders(t *testing.T) {
 		return Errorf(CodeInvalidToken, "invalid token")
 	}
 	f := newFakeBackend()
-	f.health = Health{Status: HealthUp, Details: map[string]string{"gossip": "3 of 3 registered nodes alive"}}
+	f.HealthReport = Health{Status: HealthUp, Details: map[string]string{"gossip": "3 of 3 registered nodes alive"}}
 	secured := testServer(t, f, func(o *ServerOptions) { o.AccessControl = check })
 	open := testServer(t, f)
 
@@ -474,7 +408,7 @@ func TestHealthDetailsOnlyForTokenHolders(t *testing.T) {
 	r = call(t, open, http.MethodGet, "/actuator/health", "")
 	assert.JSONEq(t, `{"status":"UP","details":{"gossip":"3 of 3 registered nodes alive"}}`, string(r.body))
 
-	f.health = Health{Status: HealthDown, Details: map[string]string{"disk": "no space left on device"}}
+	f.HealthReport = Health{Status: HealthDown, Details: map[string]string{"disk": "no space left on device"}}
 	r = call(t, secured, http.MethodGet, "/actuator/health", "")
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	require.Equal(t, `{"status":"DOWN"}`, strings.TrimSpace(string(r.body)))
@@ -542,23 +476,23 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 func TestFromHumaMapping(t *testing.T) {
-	e := fromHuma(nil, http.StatusInternalServerError, "boom", nil)
+	e := FromHuma(nil, http.StatusInternalServerError, "boom", nil)
 	assert.Equal(t, &Error{Status: 500, Code: CodeInternal, Message: "boom"}, e)
 
-	e = fromHuma(nil, http.StatusNotFound, "", nil)
+	e = FromHuma(nil, http.StatusNotFound, "", nil)
 	assert.Equal(t, CodeInternal, e.Code)
 	assert.Equal(t, "not found", e.Message)
 
-	e = fromHuma(nil, http.StatusRequestEntityTooLarge, "request body is too large limit=1048577 bytes", nil)
-	assert.Equal(t, &Error{Status: 400, Code: CodeInvalidValue, Message: msgBodyTooLarge}, e)
+	e = FromHuma(nil, http.StatusRequestEntityTooLarge, "request body is too large limit=1048577 bytes", nil)
+	assert.Equal(t, &Error{Status: 400, Code: CodeInvalidValue, Message: MsgBodyTooLarge}, e)
 
 	own := Errorf(CodeNoSuchNode, "node x not found")
-	assert.Same(t, own, fromHuma(nil, http.StatusInternalServerError, "unexpected error occurred", []error{wrapErr{own}}))
+	assert.Same(t, own, FromHuma(nil, http.StatusInternalServerError, "unexpected error occurred", []error{wrapErr{own}}))
 }
 
 func TestErrorWithoutStatusGetsItsCodesStatus(t *testing.T) {
 	f := newFakeBackend()
-	f.joinErr = &Error{Code: CodeCannotJoin, Message: "no answer from n9:8224"}
+	f.JoinErr = &Error{Code: CodeCannotJoin, Message: "no answer from n9:8224"}
 	r := call(t, testServer(t, f), http.MethodPost, "/v1/cluster", `{"internalHostName":"n9"}`)
 	requireJoinError(t, r, http.StatusBadRequest, CodeCannotJoin, "no answer")
 

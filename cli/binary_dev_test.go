@@ -35,6 +35,7 @@ func stopDev(t *testing.T, dev *exec.Cmd) {
 // still running on its ports and names its process instead of showing the
 // table it answers.
 func TestBinaryDevStopsRestartedNodesAndReportsLeftovers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -73,6 +74,11 @@ func TestBinaryDevStopsRestartedNodesAndReportsLeftovers(t *testing.T) {
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 50*time.Millisecond, "restarted node2 serves")
+	// It writes its pid file, by which dev finds it, once it serves.
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(dir + "/node2.pid")
+		return err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(restarted.Process.Pid)
+	}, 20*time.Second, 50*time.Millisecond, "restarted node2 wrote its pid file")
 
 	// Ctrl-C stops it too, gracefully.
 	stopDev(t, dev)

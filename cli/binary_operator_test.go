@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +25,7 @@ import (
 // binary's own metrics setup, a watch that follows a crash, roster dev.
 
 func TestBinaryMetricsWatchAndRegisterProgress(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -115,37 +114,12 @@ func scrapeText(t *testing.T, base string) string {
 	return string(b)
 }
 
-// devBasePort finds a base port whose HTTP, gRPC (+100) and internal
-// (+200, TCP and UDP) ports are free for count nodes. It looks below
-// Linux's ephemeral ports (32768 up), which a busy machine's outgoing
-// connections may fill.
+// devBasePort is a base port for roster dev with count nodes: their HTTP
+// (base+i), gRPC (+100) and internal (+200) ports are all in one range
+// that this test process holds (see ports).
 func devBasePort(t *testing.T, count int) int {
 	t.Helper()
-	for attempt := 0; attempt < 200; attempt++ {
-		base := 20000 + rand.IntN(12000)
-		free := true
-		for i := 0; i < count && free; i++ {
-			for _, p := range []int{base + i, base + 100 + i, base + 200 + i} {
-				l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-				if err != nil {
-					free = false
-					break
-				}
-				_ = l.Close()
-			}
-			u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(base+200+i))
-			if err != nil {
-				free = false
-				break
-			}
-			_ = u.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	t.Fatal("no free range of ports for roster dev")
-	return 0
+	return ports.Range(t, 200+count)
 }
 
 // devOutput is what `roster dev -o json` prints.
@@ -204,6 +178,7 @@ func startDevIn(t *testing.T, bin string, base int, dir string) (*exec.Cmd, devO
 }
 
 func TestBinaryDevJSON(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -242,6 +217,7 @@ func TestBinaryDevJSON(t *testing.T) {
 // (kill -9 here; a closed terminal's SIGHUP, or a second Ctrl-C before it
 // got to them) they stop too, rather than stay behind with their ports.
 func TestBinaryDevNodesEndWithIt(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // These tests run the roster binary as a user would: real node processes
@@ -35,6 +35,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The binary tests run node processes and mostly wait for them.
+	testkit.RaiseParallel(4)
 	code := m.Run()
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
@@ -65,33 +67,15 @@ type proc struct {
 	done                 chan struct{}
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", l.Addr().String())
-		if err != nil {
-			_ = l.Close()
-			continue
-		}
-		_ = u.Close()
-		ls = append(ls, l)
-		ports = append(ports, p)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return ports
-}
+// ports hands out the ports of the node processes: below the ephemeral
+// range and claimed by this test process, so nothing takes one between
+// its choice and the node's bind.
+var ports testkit.Ports
 
 func startServer(t *testing.T, bin, name, dataDir string) *proc {
 	t.Helper()
-	ports := freePorts(t, 3)
-	p := &proc{name: name, http: ports[0], grpc: ports[1], internal: ports[2], log: &bytes.Buffer{}, done: make(chan struct{})}
+	first := ports.Range(t, 3)
+	p := &proc{name: name, http: first, grpc: first + 1, internal: first + 2, log: &bytes.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "server",
 		"--axoniq.axonserver.name="+name,
 		"--axoniq.axonserver.hostname=127.0.0.1",
@@ -148,6 +132,7 @@ func run(t *testing.T, bin string, args ...string) (string, string, int) {
 }
 
 func TestBinaryRegisterClusterUnregister(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}
@@ -203,7 +188,7 @@ func TestBinaryRegisterClusterUnregister(t *testing.T) {
 	_, errOut, code = run(t, bin, "unregister-node", "-S", n3.url(), "-n", "n3")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "AXONIQ-2310")
-	_, errOut, code = run(t, bin, "cluster", "-S", "http://127.0.0.1:"+strconv.Itoa(freePorts(t, 1)[0]))
+	_, errOut, code = run(t, bin, "cluster", "-S", "http://127.0.0.1:"+strconv.Itoa(ports.Closed(t)))
 	require.Equal(t, 1, code)
 	require.Regexp(t, `^roster: cluster: cannot reach http://127\.0\.0\.1:\d+: connection refused\n$`, errOut)
 	_, errOut, code = run(t, bin, "register-node", "-S", n3.url())
@@ -212,6 +197,7 @@ func TestBinaryRegisterClusterUnregister(t *testing.T) {
 }
 
 func TestBinaryKillRestartAndSigterm(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}

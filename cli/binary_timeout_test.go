@@ -15,6 +15,7 @@ import (
 // kernel does that, but never answers) makes every command end within its
 // --timeout with a line naming the node's URL and the timeout.
 func TestBinaryHungNodeTimesOut(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs node processes")
 	}

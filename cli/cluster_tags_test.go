@@ -12,7 +12,7 @@ import (
 // a Tags column; -o json carries them as the API does.
 func TestClusterTagsColumn(t *testing.T) {
 	f := newFakeBackend()
-	f.nodes[1].Tags = map[string]string{"zone": "a", "region": "eu"}
+	f.List[1].Tags = map[string]string{"zone": "a", "region": "eu"}
 	srv := startAPI(t, f, nil)
 
 	r := run(t, "", "cluster", "-S", srv.URL)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/logtail"
 )
 
 // devNode is one child process of "roster dev".
@@ -210,7 +211,7 @@ func (n *devNode) waitHealthy(ctx context.Context, within time.Duration) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-n.exited:
-			return fmt.Errorf("%s exited at start: %s", n.name, lastLines(n.log, n.logStart, 3))
+			return fmt.Errorf("%s exited at start: %s", n.name, logtail.Lines(n.log, n.logStart, 3))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -224,26 +225,6 @@ func (n *devNode) waitHealthy(ctx context.Context, within time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("%s not healthy after %s; see %s", n.name, within, n.log)
-}
-
-// lastLines is the last k lines of path written after offset from.
-func lastLines(path string, from int64, k int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if from > int64(len(b)) {
-		from = 0 // the log was replaced
-	}
-	b = b[from:]
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return "it wrote nothing to " + path
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > k {
-		lines = lines[len(lines)-k:]
-	}
-	return strings.Join(lines, " | ")
 }
 
 // devNodeJSON is one node of `roster dev -o json`.

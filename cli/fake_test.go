@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -14,20 +13,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/api/apitest"
 )
 
-// fakeBackend is an in-memory api.Backend for driving the commands.
+// fakeBackend is the in-memory api.Backend of apitest with the check of
+// api.ListedPath, for driving the commands.
 type fakeBackend struct {
-	mu      sync.Mutex
-	nodes   []api.Node
-	me      api.Me
-	joinErr error
-	joins   []string
-	unregs  []string
-	bus     fakeBus // Subscribe (fakebus_test.go)
-	// hangAfter > 0 makes every list after the first hangAfter wait
-	// until its request is given up, as a node too busy to answer.
-	hangAfter, lists int
+	*apitest.Backend
+	listedMu sync.Mutex
 	// listed answers api.ListedPath; nil: every other node lists it.
 	listed func(wait time.Duration) api.Listing
 	// listedAsked counts the checks asked for.
@@ -36,66 +29,24 @@ type fakeBackend struct {
 
 func newFakeBackend() *fakeBackend {
 	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	mk := func(name, status string) api.Node {
-		return api.Node{Name: name, HostName: name + ".example.com", GrpcPort: 8124, HTTPPort: 8024,
-			InternalHostName: name + ".internal", GrpcInternalPort: 8224, Connected: status == "alive",
-			Status: status, Since: since}
-	}
 	// Unsorted on purpose: the table sorts by name.
-	nodes := []api.Node{mk("node-b", "failed"), mk("a-node-with-a-long-name", "alive"), mk("node-c", "suspect")}
-	return &fakeBackend{nodes: nodes, me: api.Me{Node: nodes[1], Clustered: true}}
+	nodes := []api.Node{apitest.Node("node-b", "failed", since), apitest.Node("a-node-with-a-long-name", "alive", since),
+		apitest.Node("node-c", "suspect", since)}
+	return &fakeBackend{Backend: apitest.New(api.Me{Node: nodes[1], Clustered: true}, nodes...)}
 }
 
-func (f *fakeBackend) Nodes(ctx context.Context) []api.Node {
-	f.mu.Lock()
-	f.lists++
-	hang := f.hangAfter > 0 && f.lists > f.hangAfter
-	nodes := append([]api.Node(nil), f.nodes...)
-	f.mu.Unlock()
-	if hang {
-		<-ctx.Done()
-	}
-	return nodes
-}
-
-func (f *fakeBackend) Me(context.Context) api.Me { return f.me }
-
-func (f *fakeBackend) Join(_ context.Context, host string, port int) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.joinErr != nil {
-		return f.joinErr
-	}
-	f.joins = append(f.joins, host+":"+strconv.Itoa(port))
-	return nil
-}
-
-func (f *fakeBackend) Unregister(_ context.Context, name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, n := range f.nodes {
-		if n.Name == name {
-			if len(f.nodes) == 1 {
-				return api.Errorf(api.CodeCannotRemoveLast, "cannot remove the last node of the cluster")
-			}
-			f.nodes = append(f.nodes[:i], f.nodes[i+1:]...)
-			f.unregs = append(f.unregs, name)
-			return nil
-		}
-	}
-	return api.Errorf(api.CodeNoSuchNode, "node %s not found", name)
-}
-
-func (f *fakeBackend) Health(context.Context) api.Health { return api.Health{Status: "UP"} }
-
-func (f *fakeBackend) Listed(_ context.Context, wait time.Duration) api.Listing {
-	f.mu.Lock()
+func (f *fakeBackend) Listed(ctx context.Context, wait time.Duration) api.Listing {
+	f.listedMu.Lock()
 	f.listedAsked++
-	listed, me, nodes := f.listed, f.me, append([]api.Node(nil), f.nodes...)
-	f.mu.Unlock()
+	listed := f.listed
+	f.listedMu.Unlock()
 	if listed != nil {
 		return listed(wait)
 	}
+	me := f.Me(ctx)
+	f.Lock()
+	nodes := append([]api.Node(nil), f.List...)
+	f.Unlock()
 	l := api.Listing{Name: me.Name, Complete: true}
 	for _, n := range nodes {
 		if n.Name != me.Name {
@@ -104,8 +55,6 @@ func (f *fakeBackend) Listed(_ context.Context, wait time.Duration) api.Listing 
 	}
 	return l
 }
-
-func (f *fakeBackend) GossipState(context.Context) any { return map[string]any{} }
 
 func (f *fakeBackend) sortedNames() []string {
 	var names []string

@@ -31,8 +31,8 @@ func newJoinedNode(t *testing.T) *joinedNode {
 	since := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	newNode := api.Node{Name: "new", HostName: "127.0.0.1", Status: "alive", Connected: true, Since: since}
 	peer := api.Node{Name: "peer", HostName: "peer.example.test", InternalHostName: "peer.internal", Status: "alive", Connected: true, Since: since}
-	j.backend.nodes = []api.Node{newNode, peer}
-	j.backend.me = api.Me{Node: newNode}
+	j.backend.List = []api.Node{newNode, peer}
+	j.backend.Self = api.Me{Node: newNode}
 	j.set(api.ListedPending, "does not list it yet")
 	j.backend.listed = func(time.Duration) api.Listing {
 		n := j.state.Load().(api.ListedNode)
@@ -47,8 +47,8 @@ func (j *joinedNode) set(state, msg string) {
 }
 
 func (j *joinedNode) asked() int {
-	j.backend.mu.Lock()
-	defer j.backend.mu.Unlock()
+	j.backend.listedMu.Lock()
+	defer j.backend.listedMu.Unlock()
 	return j.backend.listedAsked
 }
 
@@ -78,7 +78,7 @@ func TestRegisterNodeWaitsUntilTheServerNodeSaysEveryNodeListsIt(t *testing.T) {
 		t.Fatal("register-node still waits after the peer listed the new node")
 	}
 	assert.Equal(t, "node new joined the cluster through seed:9224; 2 nodes\n", out.String())
-	assert.Equal(t, []string{"seed:9224"}, j.backend.joins)
+	assert.Equal(t, []string{"seed:9224"}, j.backend.Joins())
 	progress := errOut.String()
 	for _, step := range []string{
 		tick + " contacted new at " + j.srv.URL + "\n",

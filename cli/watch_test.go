@@ -87,12 +87,12 @@ func TestClusterWatchPrintsATablePerChange(t *testing.T) {
 	srv := startAPI(t, f, nil)
 	b := startBackground(t, nil, "cluster", "--watch", "-S", srv.URL)
 
-	eventually(t, "first table", func() bool { return strings.Count(b.out.String(), "Name ") == 1 && f.bus.count() == 1 })
+	eventually(t, "first table", func() bool { return strings.Count(b.out.String(), "Name ") == 1 && f.Subscribers() == 1 })
 	first := b.out.String()
 	assert.Contains(t, first, "nodes of "+srv.URL)
 	assert.Regexp(t, `node-c\s+node-c\.example\.com.*suspect`, first)
 
-	f.change(failed("node-c"))
+	f.Change(failed("node-c"))
 	eventually(t, "second table", func() bool { return strings.Count(b.out.String(), "Name ") == 2 })
 	second := strings.TrimPrefix(b.out.String(), first)
 	assert.Contains(t, second, "node-c failed")
@@ -102,21 +102,21 @@ func TestClusterWatchPrintsATablePerChange(t *testing.T) {
 	// A change the table does not show prints nothing; the next one does.
 	n := failed("node-c").Node
 	n.Clients = 7
-	f.change(api.NodeEvent{Type: api.EventUpdate, Node: n})
-	f.change(api.NodeEvent{Type: api.EventRemove, Node: n})
+	f.Change(api.NodeEvent{Type: api.EventUpdate, Node: n})
+	f.Change(api.NodeEvent{Type: api.EventRemove, Node: n})
 	eventually(t, "third table", func() bool { return strings.Count(b.out.String(), "Name ") == 3 })
 	third := b.out.String()[len(first)+len(second):]
 	assert.Contains(t, third, "node-c was unregistered")
 	assert.NotContains(t, third, "node-c.example.com")
 
 	// The node stops: say so, reconnect, carry on.
-	f.bus.end()
+	f.EndSubscriptions()
 	eventually(t, "reconnected", func() bool {
-		return strings.Contains(b.errOut.String(), "lost the event stream of "+srv.URL) && f.bus.count() == 1
+		return strings.Contains(b.errOut.String(), "lost the event stream of "+srv.URL) && f.Subscribers() == 1
 	})
 	back := failed("node-b")
 	back.Type, back.Node.Status = api.EventJoin, "alive"
-	f.change(back)
+	f.Change(back)
 	eventually(t, "table after reconnecting", func() bool { return strings.Contains(b.out.String(), "node-b is alive") })
 
 	assert.Equal(t, ExitOK, b.stop(t), "Ctrl-C ends a watch normally: %s", b.errOut.String())
@@ -126,8 +126,8 @@ func TestClusterWatchJSONLines(t *testing.T) {
 	f := newFakeBackend()
 	srv := startAPI(t, f, nil)
 	b := startBackground(t, nil, "cluster", "-w", "-o", "json", "-S", srv.URL)
-	eventually(t, "first line", func() bool { return strings.Count(b.out.String(), "\n") == 1 && f.bus.count() == 1 })
-	f.change(failed("node-c"))
+	eventually(t, "first line", func() bool { return strings.Count(b.out.String(), "\n") == 1 && f.Subscribers() == 1 })
+	f.Change(failed("node-c"))
 	eventually(t, "second line", func() bool { return strings.Count(b.out.String(), "\n") == 2 })
 	assert.Equal(t, ExitOK, b.stop(t))
 
@@ -145,8 +145,8 @@ func TestClusterWatchRedrawsOnATerminal(t *testing.T) {
 	f := newFakeBackend()
 	srv := startAPI(t, f, nil)
 	b := startBackground(t, []Option{withTerminal(true)}, "cluster", "--watch", "-S", srv.URL)
-	eventually(t, "first screen", func() bool { return strings.Count(b.out.String(), clearScreen) == 1 && f.bus.count() == 1 })
-	f.change(failed("node-c"))
+	eventually(t, "first screen", func() bool { return strings.Count(b.out.String(), clearScreen) == 1 && f.Subscribers() == 1 })
+	f.Change(failed("node-c"))
 	eventually(t, "redrawn", func() bool { return strings.Count(b.out.String(), clearScreen) == 2 })
 	screens := strings.Split(b.out.String(), clearScreen)
 	last := screens[len(screens)-1]

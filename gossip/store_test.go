@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 func sampleState(n int) state {
@@ -147,10 +149,14 @@ func TestBroadcasterDropsSlowSubscriber(t *testing.T) {
 	slow, cancelSlow := b.subscribe(1)
 	defer cancelSlow()
 	b.publish(Event{Type: EventJoin}, Event{Type: EventFail})
-	require.Equal(t, EventJoin, (<-fast).Type)
-	require.Equal(t, EventFail, (<-fast).Type)
-	require.Equal(t, EventJoin, (<-slow).Type)
-	_, open := <-slow
+	receive := func(ch <-chan Event) (Event, bool) { return testkit.Receive(t, ch, 5*time.Second, "event") }
+	ev, _ := receive(fast)
+	require.Equal(t, EventJoin, ev.Type)
+	ev, _ = receive(fast)
+	require.Equal(t, EventFail, ev.Type)
+	ev, _ = receive(slow)
+	require.Equal(t, EventJoin, ev.Type)
+	_, open := receive(slow)
 	require.False(t, open, "a subscriber that fell behind is closed, not blocking")
 }
 
@@ -177,7 +183,7 @@ func TestRegistryPersistWritesGossipChangesSoonAndAtStop(t *testing.T) {
 
 	r.observe("last", NodeInfo{ID: "l", ClientHost: "h"}, "a", StatusAlive)
 	close(stop)
-	<-done
+	testkit.Receive(t, done, 10*time.Second, "end of persist")
 	require.True(t, onDisk("last"), "written before persist returned")
 }
 

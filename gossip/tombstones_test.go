@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // fakeClock is a registry's clock that tests move.
@@ -174,14 +176,15 @@ func TestFailedWritesAreKeptAndRetried(t *testing.T) {
 		defer close(done)
 		r.persist(stop, func(err error) { reports <- err })
 	}()
-	defer func() { close(stop); <-done }()
+	defer func() { close(stop); testkit.Receive(t, done, 10*time.Second, "end of persist") }()
 
 	// Announced by another node: removed in memory at once.
 	_, changed := r.remove(Tombstone{Name: "x", ID: "x1", At: time.Now()})
 	require.True(t, changed)
 	_, listed := r.get("x")
 	require.False(t, listed)
-	require.ErrorIs(t, <-reports, full, "the failed write is reported")
+	report, _ := testkit.Receive(t, reports, 5*time.Second, "report of the failed write")
+	require.ErrorIs(t, report, full, "the failed write is reported")
 	require.ErrorIs(t, r.writeFault(), full)
 
 	// A command: refused, nothing changed.

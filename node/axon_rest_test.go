@@ -77,6 +77,7 @@ func (req cliRequest) send(t *testing.T, base, host string, port int, name strin
 // nodes, list them and unregister one, and the answers read as the CLI
 // reads them.
 func TestAxonCLIAgainstRealNodes(t *testing.T) {
+	t.Parallel()
 	reqs := cliRequests(t)
 	n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
 	port := n1.Config().InternalPort
@@ -128,6 +129,7 @@ func TestAxonCLIAgainstRealNodes(t *testing.T) {
 // TestAxonRESTViewsOfARealNode: GET /v1/cluster, /v1/cluster/{name} and
 // /v1/public/me as Axon Server EE serves them, with the node's tags.
 func TestAxonRESTViewsOfARealNode(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Tags = map[string]string{"region": "eu"}
 	n1 := runNode(t, cfg)
@@ -179,6 +181,7 @@ func TestAxonRESTViewsOfARealNode(t *testing.T) {
 // TestClientPortErrorsCarryTheAxonCode: a refused gRPC call carries its
 // Axon code in the AxonIQ-ErrorCode trailer, as from Axon Server.
 func TestClientPortErrorsCarryTheAxonCode(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: "t0ken"}
 	cfg.Cluster.EncryptionKey = newGossipKey(t) // required with access control

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/rpc/controlpb"
 )
 
@@ -60,7 +61,7 @@ func startAxonClient(t *testing.T, id string, servers []string, tags map[string]
 	go c.run(ctx)
 	t.Cleanup(func() {
 		cancel()
-		<-c.done
+		testkit.Receive(t, c.done, 10*time.Second, "end of the axon client "+id)
 	})
 	return c
 }

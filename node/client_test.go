@@ -12,12 +12,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/node"
 	rosterclient "github.com/rosterhq/roster/rpc/client"
 	"github.com/rosterhq/roster/rpc/rosterpb"
 )
 
 func TestClusterServiceListsAndWatchesMembership(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	conn := dialClientPort(t, nodes[0])
 	cs := rosterpb.NewClusterServiceClient(conn)
@@ -115,7 +117,7 @@ func startCallLoop(t *testing.T, call func(ctx context.Context) (string, error))
 			time.Sleep(5 * time.Millisecond) // pace the loop, not a wait for anything
 		}
 	}()
-	t.Cleanup(c.finish)
+	t.Cleanup(func() { c.finish(t) })
 	return c
 }
 
@@ -132,18 +134,19 @@ func (c *callLoop) progress(t *testing.T, more int) {
 	eventually(t, 30*time.Second, "calls go on", func() bool { return c.count() >= from+more })
 }
 
-func (c *callLoop) finish() {
+func (c *callLoop) finish(t *testing.T) {
+	t.Helper()
 	select {
 	case <-c.stop:
 	default:
 		close(c.stop)
 	}
-	<-c.done
+	testkit.Receive(t, c.done, 30*time.Second, "end of the call loop")
 }
 
 func (c *callLoop) report(t *testing.T, what string) {
 	t.Helper()
-	c.finish()
+	c.finish(t)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.Logf("%s: %d calls, %d failed, longest call %s, answered by %v", what, c.calls, len(c.errs), c.longest.Round(time.Millisecond), c.by)
@@ -166,6 +169,7 @@ func restartNode(t *testing.T, nodes []*node.Node, i int, kill bool) {
 }
 
 func TestClientFollowsRollingRestartAndKill(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	var mu sync.Mutex
 	var gaps []time.Duration
@@ -251,6 +255,7 @@ func TestClientFollowsRollingRestartAndKill(t *testing.T) {
 }
 
 func TestResolverBalancesOverLiveNodesAndFollowsRestarts(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	target := "roster:///" + nodes[0].GRPCAddr() + "," + nodes[1].GRPCAddr() // n3 is learnt
 	dial := func(opts rosterclient.ResolverOptions) rosterpb.ClusterServiceClient {
@@ -300,6 +305,7 @@ func TestResolverBalancesOverLiveNodesAndFollowsRestarts(t *testing.T) {
 // go of it, and it waits for them before announcing its leave: by the time
 // a peer hears of the leave, every one of them is connected elsewhere.
 func TestClientsMoveBeforeTheirNodeLeaves(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	var mine []string
 	for id, at := range settledPlacements(t, testClientIDs(40), nodes...) {
@@ -384,6 +390,7 @@ func TestClientsMoveBeforeTheirNodeLeaves(t *testing.T) {
 // them) must not hold it: keepalive pings end the stream, the resolver
 // follows another node and learns of a node that joins afterwards.
 func TestResolverLeavesANodeThatStoppedAnswering(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	hole := newBlackhole(t, nodes[0].GRPCAddr())
 	conn, err := grpc.NewClient("roster:///"+hole.Addr(),

@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 )
 
 func TestRegisterFormsClusterWithAdvertisedFields(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	for _, observer := range nodes {
 		list, err := client(observer).Nodes(context.Background())
@@ -45,6 +45,7 @@ func TestRegisterFormsClusterWithAdvertisedFields(t *testing.T) {
 }
 
 func TestRegisterTwiceSaysAlreadyMember(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	err := nodes[1].Register(context.Background(), "127.0.0.1", nodes[0].Config().InternalPort)
 	var ae *api.Error
@@ -54,6 +55,7 @@ func TestRegisterTwiceSaysAlreadyMember(t *testing.T) {
 }
 
 func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
 	n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
 	ctx := context.Background()
 	var ae *api.Error
@@ -76,6 +78,7 @@ func TestRegisterErrors(t *testing.T) {
 }
 
 func TestDuplicateNameRefusedLiveNodeUndisturbed(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	impostor := runNode(t, testConfig(t, "n2", t.TempDir()))
 	err := impostor.Register(context.Background(), "127.0.0.1", nodes[0].Config().InternalPort)
@@ -99,6 +102,7 @@ func TestDuplicateNameRefusedLiveNodeUndisturbed(t *testing.T) {
 }
 
 func TestKillThenRestartFromSameDataDir(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	cfg3 := nodes[2].Config() // the ports it had
 	start := time.Now()
@@ -119,6 +123,7 @@ func TestKillThenRestartFromSameDataDir(t *testing.T) {
 }
 
 func TestGracefulStopShowsLeftThenRejoins(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	cfg3 := nodes[2].Config()
 	start := time.Now()
@@ -132,6 +137,7 @@ func TestGracefulStopShowsLeftThenRejoins(t *testing.T) {
 }
 
 func TestRestartAtNewAddressTakesOldPlace(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	cfg3 := nodes[2].Config()
 	oldPort := cfg3.InternalPort
@@ -157,6 +163,7 @@ func TestRestartAtNewAddressTakesOldPlace(t *testing.T) {
 }
 
 func TestUnregisterDeadAndLiveNodes(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 4)
 	ctx := context.Background()
 
@@ -205,6 +212,7 @@ func TestUnregisterDeadAndLiveNodes(t *testing.T) {
 }
 
 func TestFullClusterRestartReforms(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	var cfgs []node.Config
 	for _, n := range nodes {
@@ -221,6 +229,7 @@ func TestFullClusterRestartReforms(t *testing.T) {
 }
 
 func TestClustersWithOtherNamesNeverMerge(t *testing.T) {
+	t.Parallel()
 	a := runCluster(t, 2)
 	cfg := testConfig(t, "b1", t.TempDir())
 	cfg.Cluster.Name = "other"
@@ -235,6 +244,7 @@ func TestClustersWithOtherNamesNeverMerge(t *testing.T) {
 }
 
 func TestMetadataTooLongRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	long := strings.Repeat("a", 60)
 	cfg.ClientHost = strings.Join([]string{long, long, long, long}, ".")
@@ -247,6 +257,7 @@ func TestMetadataTooLongRefusedAtStart(t *testing.T) {
 }
 
 func TestCorruptStateIsReportedNotEmptied(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	cfg := nodes[1].Config()
 	stop(nodes[1])
@@ -270,6 +281,7 @@ func TestCorruptStateIsReportedNotEmptied(t *testing.T) {
 }
 
 func TestAutoclusterFirstRetriesUntilItJoins(t *testing.T) {
+	t.Parallel()
 	// n2 starts before n1 exists: it keeps trying until n1 is up.
 	p := freePort(t)
 	cfg2 := testConfig(t, "n2", t.TempDir())
@@ -281,10 +293,3 @@ func TestAutoclusterFirstRetriesUntilItJoins(t *testing.T) {
 	n1 := runNode(t, cfg1)
 	checkClusterFormed(t, n1, n2)
 }
-
-func closedPort(t testing.TB) int {
-	p := freePort(t)
-	return p
-}
-
-var errNoPort = errors.New("no free port")

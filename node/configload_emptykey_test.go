@@ -11,6 +11,7 @@ import (
 // An explicitly empty gossip key stops start-up, naming the key, where it
 // was set and roster keygen, whichever source set it.
 func TestEmptyEncryptionKeyIsAnError(t *testing.T) {
+	t.Parallel()
 	const want = "config: axoniq.axonserver.cluster.encryption-key: empty value set "
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"axonserver.properties": "axoniq.axonserver.cluster.encryption-key=\n"})
@@ -34,6 +35,7 @@ func TestEmptyEncryptionKeyIsAnError(t *testing.T) {
 }
 
 func TestNearestNamesTheFlagMeant(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, "axoniq.axonserver.port", Nearest("axoniq.axonserver.prot", knownKeyNames()))
 	require.Equal(t, "", Nearest("no-such-thing-at-all", knownKeyNames()))
 }

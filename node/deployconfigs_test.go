@@ -82,6 +82,7 @@ type probe struct {
 }
 
 func TestKubernetesManifest(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../configs/kubernetes/roster.yaml")
 	require.NoError(t, err)
 	objects := map[string]k8sObject{}
@@ -152,6 +153,7 @@ func TestKubernetesManifest(t *testing.T) {
 }
 
 func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
 	f, err := os.Open("../configs/roster.service")
 	require.NoError(t, err)
 	defer func() { _ = f.Close() }()
@@ -193,6 +195,7 @@ func TestSystemdUnit(t *testing.T) {
 var notInATestScrape = regexp.MustCompile(`^roster_(memberlist|serf)_|^roster_gossip_dropped_total$|^roster_members_rejoin_attempts_total$`)
 
 func TestGrafanaDashboard(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../configs/grafana-dashboard.json")
 	require.NoError(t, err)
 	var dash struct {
@@ -253,6 +256,7 @@ func TestGrafanaDashboard(t *testing.T) {
 // that name. (A node that reaches itself through an address it cannot
 // recognise, a per-pod Service's IP say, finds out by its own answer.)
 func TestKubernetesPodsAdvertiseTheirServiceNames(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../configs/kubernetes/roster.yaml")
 	require.NoError(t, err)
 	var sts k8sObject

@@ -169,6 +169,7 @@ func (s onDisk) names() map[string]bool {
 // directory takes writes again, then UP, with the standalone state on
 // disk: restarted, it stays out.
 func TestUnregisteredNodeWithAFaultyDisk(t *testing.T) {
+	t.Parallel()
 	for _, fault := range diskFaults {
 		t.Run(fault.name, func(t *testing.T) {
 			n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
@@ -221,6 +222,7 @@ func TestUnregisteredNodeWithAFaultyDisk(t *testing.T) {
 // node at once like every other node, is DOWN while it cannot write, and
 // writes the change as soon as the directory takes it.
 func TestUnregistrationArrivingOnAFaultyDiskIsWrittenLater(t *testing.T) {
+	t.Parallel()
 	for _, fault := range diskFaults {
 		t.Run(fault.name, func(t *testing.T) {
 			n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
@@ -259,6 +261,7 @@ func TestUnregistrationArrivingOnAFaultyDiskIsWrittenLater(t *testing.T) {
 // changed anywhere), and a new node whose directory is so refuses to
 // register; both work once the directory takes writes.
 func TestCommandsOnAFaultyDiskChangeNothing(t *testing.T) {
+	t.Parallel()
 	for _, fault := range diskFaults {
 		t.Run(fault.name, func(t *testing.T) {
 			cfg1 := testConfig(t, "n1", tmpfsDir(t))
@@ -299,6 +302,7 @@ func TestCommandsOnAFaultyDiskChangeNothing(t *testing.T) {
 // without a token is exactly {"status":"UP"} (200) or {"status":"DOWN"}
 // (503); a token holder reads why; gRPC health checking follows.
 func TestHealthSaysOnlyUpOrDownWithoutAToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", tmpfsDir(t))
 	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: testToken}
 	cfg.Cluster.EncryptionKey = newGossipKey(t)

@@ -89,6 +89,7 @@ func clientAddrs(nodes ...*node.Node) []string {
 // send them straight back). Registrations are counted per client on every
 // node.
 func TestStopMovesEachClientOnceAndNeverBack(t *testing.T) {
+	t.Parallel()
 	checkConnectorRouting(t)
 	nodes := runCluster(t, 3)
 	servers := clientAddrs(nodes...)
@@ -213,6 +214,7 @@ func waitPlaced(t *testing.T, via *node.Node, clients []*axonClient) {
 // stop moves the stopping node's clients once, and rebalancing on each
 // return moves only clients to the node that came back.
 func TestRollingRestartMovesEachClientOncePerStop(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	servers := clientAddrs(nodes...)
 	var clients []*axonClient
@@ -270,6 +272,7 @@ func TestRollingRestartMovesEachClientOncePerStop(t *testing.T) {
 }
 
 func TestStopWaitsForPeersBeforeAskingClientsToMove(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	ctx := context.Background()
 	me, err := client(nodes[0]).Me(ctx)

@@ -14,6 +14,7 @@ import (
 // A server loop that ends while the node is not stopping is reported on
 // Err, naming the server; Stop still works afterwards.
 func TestErrReportsAServerThatDied(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	select {
 	case err := <-n.Err():
@@ -36,6 +37,7 @@ func TestErrReportsAServerThatDied(t *testing.T) {
 
 // Stopping a node reports nothing on Err.
 func TestErrSilentOnStop(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/gossip"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 func startSoloNode(t *testing.T) *Node {
@@ -35,6 +36,7 @@ func startSoloNode(t *testing.T) *Node {
 // A reader that falls behind is dropped by gossip; the backend subscribes
 // again and says resync, so the reader rereads the list and misses nothing.
 func TestSubscribeResyncsAReaderThatFellBehind(t *testing.T) {
+	t.Parallel()
 	n := startSoloNode(t)
 	events, cancel := backend{n: n}.Subscribe(context.Background())
 	defer cancel()
@@ -59,10 +61,11 @@ func TestSubscribeResyncsAReaderThatFellBehind(t *testing.T) {
 }
 
 func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
+	t.Parallel()
 	n := startSoloNode(t)
 	events, cancel := backend{n: n}.Subscribe(context.Background())
 	cancel()
-	_, ok := <-events
+	_, ok := testkit.Receive(t, events, 5*time.Second, "close by cancel")
 	assert.False(t, ok, "closed by cancel")
 	cancel() // twice is fine
 
@@ -70,7 +73,7 @@ func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
 	events, cancel = backend{n: n}.Subscribe(ctx)
 	defer cancel()
 	stopCtx()
-	_, ok = <-events
+	_, ok = testkit.Receive(t, events, 5*time.Second, "close when the context ends")
 	assert.False(t, ok, "closed when the context ends")
 
 	events, cancel = backend{n: n}.Subscribe(context.Background())
@@ -78,12 +81,13 @@ func TestSubscribeEndsWithCancelAndStop(t *testing.T) {
 	sctx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	require.NoError(t, n.Stop(sctx))
-	_, ok = <-events
+	_, ok = testkit.Receive(t, events, 5*time.Second, "close when the node stops")
 	assert.False(t, ok, "closed when the node stops")
 }
 
 // The API's event types are gossip's, passed through as they are.
 func TestEventTypesMatchGossip(t *testing.T) {
+	t.Parallel()
 	for g, a := range map[gossip.EventType]string{
 		gossip.EventJoin: api.EventJoin, gossip.EventUpdate: api.EventUpdate, gossip.EventSuspect: api.EventSuspect,
 		gossip.EventFail: api.EventFail, gossip.EventLeave: api.EventLeave, gossip.EventRemove: api.EventRemove,

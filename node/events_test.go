@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // streamEvents reads n's event stream in the background until the test
@@ -37,7 +38,7 @@ func streamEvents(t *testing.T, c *api.Client) *streamed {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-finished
+		testkit.Receive(t, finished, 10*time.Second, "end of the event stream")
 	})
 	return s
 }
@@ -61,6 +62,7 @@ func (s *streamed) waitChange(t *testing.T, within time.Duration, typ, node stri
 }
 
 func TestEventStreamFollowsMembership(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	n1, n3 := nodes[0], nodes[2]
 	s := streamEvents(t, client(n1))
@@ -91,6 +93,7 @@ func TestEventStreamFollowsMembership(t *testing.T) {
 // A node that stops ends its streams at once: open dashboards must not
 // hold the graceful stop up until shutdown-timeout.
 func TestStopEndsEventStreams(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "solo", t.TempDir()))
 	s := streamEvents(t, client(n))
 	select {

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // floodConnections is how many idle connections TestIdleConnectionFlood
@@ -157,7 +158,7 @@ func probeWhile(t *testing.T, url string) func() (int, time.Duration, []string) 
 	var once sync.Once
 	return func() (int, time.Duration, []string) {
 		once.Do(func() { close(stop) })
-		<-done
+		testkit.Receive(t, done, 20*time.Second, "end of the probes") // one probe takes 10 s at most
 		return probes, slowest, failures
 	}
 }
@@ -213,7 +214,7 @@ func startFloodHelper(t *testing.T, addr string, count int) *floodHelper {
 		case <-done:
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			testkit.Receive(t, done, 10*time.Second, "exit of the killed flood helper")
 		}
 	})
 	return h

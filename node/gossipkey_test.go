@@ -19,6 +19,7 @@ import (
 // the keyring of an earlier start (or of a key rotation) has a key: it
 // starts without the property, and keyed peers join it.
 func TestAccessControlNeedsGossipKey(t *testing.T) {
+	t.Parallel()
 	const want = "node: axoniq.axonserver.accesscontrol.enabled=true needs axoniq.axonserver.cluster.encryption-key: " +
 		"gossip without a key lets any peer join; generate one with `roster keygen`"
 	dir := t.TempDir()

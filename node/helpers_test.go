@@ -17,15 +17,17 @@ import (
 	"github.com/rosterhq/roster/node"
 )
 
-// testConfig is a node on loopback with random ports and the fast gossip
-// profile.
+// testConfig is a node on loopback with the fast gossip profile, on ports
+// this test process holds: a node restarted with the same configuration
+// finds its ports still free.
 func testConfig(t testing.TB, name, dir string) node.Config {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.Name = name
 	cfg.ClientHost, cfg.InternalHost = "127.0.0.1", "127.0.0.1"
 	cfg.BindAddress = "127.0.0.1"
-	cfg.Port, cfg.InternalPort, cfg.HTTPPort = 0, 0, 0
+	first := ports.Range(t, 3)
+	cfg.Port, cfg.InternalPort, cfg.HTTPPort = first, first+1, first+2
 	cfg.ControlDBPath = dir
 	cfg.Cluster.Name = "test"
 	cfg.Cluster.GossipProfile = "local"

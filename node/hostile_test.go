@@ -80,6 +80,7 @@ func startRogue(t testing.TB, label string, tags map[string]string) *serf.Serf {
 // about names never registered. A flood of them leaves the state file as
 // it was.
 func TestRoguePeerIsNeverAMember(t *testing.T) {
+	t.Parallel()
 	nodes := make([]*node.Node, 3)
 	for i := range nodes {
 		nodes[i] = runNode(t, testConfig(t, fmt.Sprintf("n%d", i+1), t.TempDir()))
@@ -170,6 +171,7 @@ func droppedOn(t *testing.T, n *node.Node, reason string) float64 {
 // tombstone expired everywhere, does not rejoin: its peers no longer have
 // it registered and refuse it, and it runs standalone.
 func TestReturningNodeStaysOutAfterItsTombstoneExpired(t *testing.T) {
+	t.Parallel()
 	const ttl = 2 * time.Second
 	nodes := make([]*node.Node, 3)
 	for i := range nodes {
@@ -215,6 +217,7 @@ func TestReturningNodeStaysOutAfterItsTombstoneExpired(t *testing.T) {
 // two nodes at once: one answers 200, the other 200 or 404 (AXONIQ-1301),
 // never 500; the node is gone everywhere and runs standalone.
 func TestConcurrentUnregistersAnswer200Or404(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	for round := 1; round <= 3; round++ {
 		victim := runNode(t, testConfig(t, fmt.Sprintf("v%d", round), t.TempDir()))

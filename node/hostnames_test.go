@@ -8,6 +8,7 @@ import (
 )
 
 func TestResolveHosts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		cfg          Config
@@ -197,6 +198,7 @@ func TestResolveHosts(t *testing.T) {
 }
 
 func TestResolveHostsOSName(t *testing.T) {
+	t.Parallel()
 	failing := func() (string, error) { return "", errors.New("no uts") }
 
 	// Everything configured: the OS is never asked.
@@ -218,6 +220,7 @@ func TestResolveHostsOSName(t *testing.T) {
 }
 
 func TestIsIPLiteral(t *testing.T) {
+	t.Parallel()
 	for s, want := range map[string]bool{
 		"10.0.0.1": true, "::1": true, "[::1]": true, "fe80::1%eth0": true,
 		"[10.0.0.1]": false, "[::1": false, "node1": false, "1.2.3": false, "": false,

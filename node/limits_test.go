@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/rpc/rosterpb"
 )
@@ -32,6 +33,7 @@ import (
 // never send a second request: the node closes them once the configured
 // timeouts pass, refuses oversized headers, and answers others meanwhile.
 func TestHTTPCutsSlowAndIdleClients(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.HTTPHeaderTimeout = time.Second
 	cfg.Limits.HTTPIdleTimeout = time.Second
@@ -61,7 +63,7 @@ func TestHTTPCutsSlowAndIdleClients(t *testing.T) {
 	requireClosedByPeer(t, idle, 5*time.Second, "idle keep-alive")
 	requireClosedByPeer(t, slow, 5*time.Second, "slow headers")
 	t.Logf("slow and idle connections closed %s after the first request (timeouts 1s)", time.Since(start).Round(10*time.Millisecond))
-	<-trickled
+	testkit.Receive(t, trickled, 10*time.Second, "end of the trickling client")
 
 	// Headers beyond server.max-http-request-header-size (8KB; net/http
 	// allows 4 KB of slack) are refused with 431.
@@ -82,6 +84,7 @@ func TestHTTPCutsSlowAndIdleClients(t *testing.T) {
 // the HTTP write timeout: it still delivers changes, because each event
 // gets a deadline of its own.
 func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.HTTPWriteTimeout = time.Second
 	n1 := runNode(t, cfg)
@@ -103,6 +106,7 @@ func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
 // its settings: the node closes both, after the handshake timeout and the
 // idle timeout.
 func TestGRPCClosesPrefaceOnlyConnections(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.GRPCConnectionTimeout = time.Second
 	cfg.Limits.GRPCMaxConnectionIdle = time.Second
@@ -131,6 +135,7 @@ func TestGRPCClosesPrefaceOnlyConnections(t *testing.T) {
 // (keepAliveTime 1000 ms, keepAliveWithoutCalls): no GOAWAY comes, every
 // ping is answered.
 func TestGRPCAllowsPingsEverySecond(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	c := dialRaw(t, n.GRPCAddr(), []byte(http2.ClientPreface)...)
 	fr := http2.NewFramer(c, c)
@@ -169,6 +174,7 @@ func TestGRPCAllowsPingsEverySecond(t *testing.T) {
 // connection at once. A call with a few KiB of metadata is served; one
 // with more than the bound is refused.
 func TestGRPCCallHeadersAreBounded(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	c := dialRaw(t, n.GRPCAddr(), []byte(http2.ClientPreface)...)
 	fr := http2.NewFramer(c, c)
@@ -207,6 +213,7 @@ func TestGRPCCallHeadersAreBounded(t *testing.T) {
 // RESOURCE_EXHAUSTED naming the property, the others keep streaming, and a
 // closed stream frees its place.
 func TestMembershipStreamsAreCapped(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.MembershipStreamsPerConnection = 3
 	cfg.Limits.MembershipStreams = 5
@@ -259,6 +266,7 @@ func TestMembershipStreamsAreCapped(t *testing.T) {
 // with silent connections while a node registers through it: the silent
 // ones make room, and the cluster forms and stays alive.
 func TestInternalPortCapKeepsGossip(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "n1", t.TempDir())
 	cfg.Limits.InternalMaxConnections = 16
 	n1, reg := runNodeWithMetrics(t, cfg)
@@ -290,6 +298,7 @@ func TestInternalPortCapKeepsGossip(t *testing.T) {
 // name would mangle: each is refused with the key, the value and what is
 // allowed, and creates nothing.
 func TestNodeNameMustBeSafe(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"..", ".", ".hidden", "-dash", "a/b", "a b", "n%2F1", strings.Repeat("n", 64)} {
 		dir := t.TempDir()
 		cfg := testConfig(t, name, dir)

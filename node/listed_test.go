@@ -15,6 +15,7 @@ import (
 // The node that joined asks its peers on their internal addresses whether
 // they list it, and reports per node: listed, or why it cannot ask.
 func TestListedAsksEveryPeerOverTheInternalPort(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	ctx := context.Background()
 	l, err := client(nodes[2]).Listed(ctx, 2*time.Second)
@@ -46,6 +47,7 @@ func TestListedAsksEveryPeerOverTheInternalPort(t *testing.T) {
 // A peer whose internal host name does not resolve where the asking node
 // runs cannot be asked: that is said at once, not waited on.
 func TestListedNamesAPeerThatCannotBeAsked(t *testing.T) {
+	t.Parallel()
 	n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
 	cfg := testConfig(t, "n2", t.TempDir())
 	cfg.InternalHost = "n2.invalid" // gossip still finds it at the bind address

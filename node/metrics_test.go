@@ -87,6 +87,7 @@ func value(samples map[string][]sample, name string, want map[string]string) (fl
 }
 
 func TestPrometheusMetrics(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	n1 := nodes[0]
 
@@ -162,6 +163,7 @@ func TestPrometheusMetrics(t *testing.T) {
 // The document a running node serves (with whatever the node registers on
 // top of the API) is valid OpenAPI 3.1 and lists the operator routes.
 func TestNodeServesValidOpenAPI(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "solo", t.TempDir()))
 	status, _, body := get(t, n, "/v3/api-docs")
 	require.Equal(t, http.StatusOK, status)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/node"
 	"github.com/rosterhq/roster/rpc/controlpb"
 )
@@ -80,6 +81,7 @@ func spreadOf(p map[string]string) map[string]int {
 }
 
 func TestPlatformSpreadsClientsTheSameOnEveryNode(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	byName := map[string]*node.Node{}
 	for _, n := range nodes {
@@ -109,6 +111,7 @@ func TestPlatformSpreadsClientsTheSameOnEveryNode(t *testing.T) {
 }
 
 func TestPlatformKilledNodesClientsMoveAndNoOthers(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	ids := testClientIDs(60)
 	before := placementsVia(t, nodes[0], ids)
@@ -217,6 +220,7 @@ func restCounts(t testing.TB, observer *node.Node) map[string]int {
 }
 
 func TestPlatformJoinedNodeReceivesItsShareByReconnect(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 2)
 	reg3 := prometheus.NewRegistry()
 	n3, err := node.Start(context.Background(), testConfig(t, "n3", t.TempDir()), node.Options{Logger: testLogger(t), Metrics: reg3})
@@ -274,6 +278,7 @@ func TestPlatformJoinedNodeReceivesItsShareByReconnect(t *testing.T) {
 }
 
 func TestPlatformRebalanceOff(t *testing.T) {
+	t.Parallel()
 	cfgs := make([]node.Config, 3)
 	nodes := make([]*node.Node, 3)
 	for i := range cfgs {
@@ -299,6 +304,7 @@ func TestPlatformRebalanceOff(t *testing.T) {
 }
 
 func TestPlatformGracefulStopSendsReconnectBeforeTheStreamCloses(t *testing.T) {
+	t.Parallel()
 	nodes := runCluster(t, 3)
 	n2 := nodes[1]
 	var mine []string
@@ -340,7 +346,7 @@ func TestPlatformGracefulStopSendsReconnectBeforeTheStreamCloses(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the stubborn client's stream was never closed")
 	}
-	took := <-stopped
+	took, _ := testkit.Receive(t, stopped, 20*time.Second, "end of n2's stop")
 	t.Logf("stop took %s with one client ignoring request_reconnect", took.Round(time.Millisecond))
 	require.Less(t, took, 9*time.Second, "stop waited for the stubborn client until its deadline")
 	waitStatus(t, 5*time.Second, "n2", "left", nodes[0], nodes[2])

@@ -126,6 +126,7 @@ func checkWireNodeInfo(t *testing.T, info wire, n *node.Node) {
 }
 
 func TestPlatformWireGetPlatformServer(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	conn := rawClientConn(t, n)
 	req := wireClientIdentification("wire-client", map[string]string{"region": "eu", "roster.avoid": "nobody"})
@@ -168,6 +169,7 @@ func checkWireAck(t *testing.T, m wire, id string, success bool, code string) {
 }
 
 func TestPlatformWireOpenStream(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	conn := rawClientConn(t, n)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,6 +15,7 @@ import (
 // The probe tells a node's three ports apart from what they answer, with
 // and without TLS, and reads the node's ports where the token allows.
 func TestPortProbeTellsTheNodesPorts(t *testing.T) {
+	t.Parallel()
 	plain := runNode(t, testConfig(t, "plain", t.TempDir()))
 	ctx := context.Background()
 	want := &portprobe.Ports{Name: "plain", HTTP: plain.Config().HTTPPort, GRPC: plain.Config().Port, Internal: plain.Config().InternalPort}
@@ -65,6 +66,7 @@ func TestPortProbeTellsTheNodesPorts(t *testing.T) {
 
 // The token goes in plain text only when the caller did not ask for TLS.
 func TestPortProbeKeepsTheTokenOffPlainText(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, "guarded", t.TempDir())
 	cfg.AccessControl = node.AccessControlConfig{Enabled: true, Token: testToken}
 	cfg.Cluster.EncryptionKey = newGossipKey(t)

@@ -1,26 +1,24 @@
 package node_test
 
 import (
-	"net"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
-// freePort finds a TCP and UDP port that is free right now.
+// ports hands out ports that this test process holds (testkit.Ports), for
+// nodes whose port must be known before they start; the others bind port
+// 0 and report the port they got.
+var ports testkit.Ports
+
+// freePort is a port, free for TCP and UDP, that no one else will bind.
 func freePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", l.Addr().String())
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return p
-		}
-	}
-	t.Fatal(errNoPort)
-	return 0
+	return ports.Port(t)
+}
+
+// closedPort is a port on which nothing listens, nor will.
+func closedPort(t testing.TB) int {
+	t.Helper()
+	return ports.Closed(t)
 }

@@ -7,6 +7,7 @@ import (
 )
 
 func TestPropertiesParser(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -63,6 +64,7 @@ func TestPropertiesParser(t *testing.T) {
 }
 
 func TestPropertiesRoundTrip(t *testing.T) {
+	t.Parallel()
 	in := map[string]any{"a.b": "x y", "c": "${d}", "e": "ü=:#"}
 	b, err := propertiesParser{}.Marshal(in)
 	require.NoError(t, err)
@@ -72,6 +74,7 @@ func TestPropertiesRoundTrip(t *testing.T) {
 }
 
 func TestYAMLParserFlattens(t *testing.T) {
+	t.Parallel()
 	in := `
 axoniq:
   axonserver:
@@ -108,6 +111,7 @@ list:
 }
 
 func TestParsersRejectMalformed(t *testing.T) {
+	t.Parallel()
 	_, err := yamlParser{}.Unmarshal([]byte("a: [1, 2\n"))
 	require.Error(t, err)
 	_, err = propertiesParser{}.Unmarshal([]byte("a=\\u12zz\n"))

@@ -51,6 +51,7 @@ func registerVia(n *node.Node, host string, port int) error {
 // A join through the node's own address, in any form, is refused with
 // AXONIQ-2500 and changes nothing.
 func TestJoinThroughItselfIsRefused(t *testing.T) {
+	t.Parallel()
 	n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
 	port := n1.Config().InternalPort
 	for _, host := range []string{"0.0.0.0", "::", "127.0.0.1", "localhost", "n1", "LOCALHOST"} {
@@ -83,6 +84,7 @@ func TestJoinThroughItselfIsRefused(t *testing.T) {
 // A join pointed at another node's HTTP or client gRPC port says which
 // port it hit and which one to use.
 func TestJoinThroughAnotherPortNamesIt(t *testing.T) {
+	t.Parallel()
 	n1 := runNode(t, testConfig(t, "n1", t.TempDir()))
 	n2 := runNode(t, testConfig(t, "n2", t.TempDir()))
 	internal := strconv.Itoa(n1.Config().InternalPort)

@@ -36,6 +36,7 @@ import (
 // key and (mutual) TLS, and knocks on each port without, with a wrong and
 // with the right token, and in plain text.
 func TestSecureClusterChecksEveryDoor(t *testing.T) {
+	t.Parallel()
 	ca := node.NewTestCA(t, "roster-test-ca")
 	nodes, clients := runSecureCluster(t, 3, security{ca: ca, key: newGossipKey(t)})
 	ctx := context.Background()
@@ -148,6 +149,7 @@ func TestSecureClusterChecksEveryDoor(t *testing.T) {
 // signed, with another internal token, and through a node whose
 // certificate the CA did not sign.
 func TestSecureClusterRefusesStrangers(t *testing.T) {
+	t.Parallel()
 	ca := node.NewTestCA(t, "roster-test-ca")
 	key := newGossipKey(t)
 	cfg1 := secureConfig(t, "n1", security{ca: ca, key: key})
@@ -210,6 +212,7 @@ func TestSecureClusterRefusesStrangers(t *testing.T) {
 // is ever seen anything but alive, then restarts a node from its saved
 // keyring.
 func TestKeyRotationAcrossCluster(t *testing.T) {
+	t.Parallel()
 	ca := node.NewTestCA(t, "roster-test-ca")
 	k1, k2 := newGossipKey(t), newGossipKey(t)
 	nodes, clients := runSecureCluster(t, 3, security{ca: ca, key: k1})
@@ -282,6 +285,7 @@ func TestKeyRotationAcrossCluster(t *testing.T) {
 
 // TestKeysNeedEncryption: without a gossip key there is nothing to rotate.
 func TestKeysNeedEncryption(t *testing.T) {
+	t.Parallel()
 	n := runNode(t, testConfig(t, "n1", t.TempDir()))
 	_, err := client(n).ListKeys(context.Background())
 	requireAPIError(t, err, api.CodeUnsupported, "encryption is off", "axoniq.axonserver.cluster.encryption-key")
@@ -291,6 +295,7 @@ func TestKeysNeedEncryption(t *testing.T) {
 // files and checks that new connections get the new certificate on every
 // port, without a restart.
 func TestCertificatesReloadWhenFilesChange(t *testing.T) {
+	t.Parallel()
 	ca := node.NewTestCA(t, "roster-test-ca")
 	cfg := secureConfig(t, "n1", security{ca: ca, key: newGossipKey(t)})
 	n := runNode(t, cfg)

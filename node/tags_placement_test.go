@@ -20,6 +20,7 @@ import (
 // returns (here: killed and started again faster than failure detection,
 // so no node sees it join); the other region's clients never move.
 func TestTagsPlaceClientsInTheirRegion(t *testing.T) {
+	t.Parallel()
 	names := []string{"eu1", "eu2", "us1", "us2"}
 	cfgs := make([]node.Config, len(names))
 	nodes := make([]*node.Node, len(names))

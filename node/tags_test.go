@@ -11,6 +11,7 @@ import (
 )
 
 func TestLoadTags(t *testing.T) {
+	t.Parallel()
 	t.Run("properties file, relaxed prefix, no warning", func(t *testing.T) {
 		dir := t.TempDir()
 		writeFiles(t, dir, map[string]string{"axonserver.properties": "axoniq.axonserver.tags.region=eu-west\n" +
@@ -57,6 +58,7 @@ func TestLoadTags(t *testing.T) {
 // 512 bytes of node metadata; a node whose tags do not fit does not start,
 // and says which keys take the room.
 func TestTagsOverTheMetadataBudgetAreRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	cfg := DefaultConfig()
 	cfg.Name = "n1"
 	cfg.ClientHost, cfg.InternalHost, cfg.BindAddress = "127.0.0.1", "127.0.0.1", "127.0.0.1"

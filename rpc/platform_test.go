@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/rpc/controlpb"
 )
 
@@ -175,7 +176,8 @@ func TestOpenStreamRegistersAcksAndSurvivesUnsupported(t *testing.T) {
 	s := openStream(t, f)
 	s.register("c1")
 	waitCount(t, f, 1)
-	require.Equal(t, 1, <-f.counts)
+	count, _ := testkit.Receive(t, f.counts, 5*time.Second, "client count")
+	require.Equal(t, 1, count)
 
 	s.send(&controlpb.PlatformInboundInstruction{
 		Request:       &controlpb.PlatformInboundInstruction_Heartbeat{Heartbeat: &controlpb.Heartbeat{}},
@@ -216,7 +218,8 @@ func TestOpenStreamRegistersAcksAndSurvivesUnsupported(t *testing.T) {
 
 	require.NoError(t, s.CloseSend())
 	waitCount(t, f, 0)
-	require.Equal(t, 0, <-f.counts)
+	count, _ = testkit.Receive(t, f.counts, 5*time.Second, "client count")
+	require.Equal(t, 0, count)
 }
 
 func TestOpenStreamHeartbeatsBothWaysAndTimesOutSilentClients(t *testing.T) {
@@ -298,7 +301,7 @@ func TestDrainSendsReconnectWaitsThenCloses(t *testing.T) {
 	require.Equal(t, "n2", info.GetPrimary().GetNodeName())
 	require.False(t, info.GetSameConnection())
 
-	r := <-done
+	r, _ := testkit.Receive(t, done, 10*time.Second, "end of the drain")
 	require.Equal(t, result{left: 1, closed: 1}, r)
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "waited for the stubborn client")
 	_, err = stubborn.Recv()

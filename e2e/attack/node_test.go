@@ -497,9 +497,12 @@ func orNone(s string) string {
 // alive, and the polls that got no answer.
 func (w *statusWatch) end() (int, []string, []string) {
 	w.once.Do(func() { close(w.stop) })
-	<-w.done
+	stopped := waitClosed(w.done, 30*time.Second)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !stopped {
+		w.errs = append(w.errs, "the watch did not stop within 30s")
+	}
 	return w.polls, w.seen, w.errs
 }
 
@@ -526,10 +529,11 @@ type prober struct {
 	took    []time.Duration
 	fails   []string
 	started time.Time
+	timeout time.Duration // of one probe
 }
 
 func probeHealth(n *node, every, timeout time.Duration) *prober {
-	p := &prober{stop: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
+	p := &prober{stop: make(chan struct{}), done: make(chan struct{}), started: time.Now(), timeout: timeout}
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(every)
@@ -558,9 +562,12 @@ func probeHealth(n *node, every, timeout time.Duration) *prober {
 // end stops probing and returns the answer times and failures.
 func (p *prober) end() ([]time.Duration, []string) {
 	p.once.Do(func() { close(p.stop) })
-	<-p.done
+	stopped := waitClosed(p.done, p.timeout+5*time.Second)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !stopped {
+		p.fails = append(p.fails, fmt.Sprintf("the prober did not stop within %s", p.timeout+5*time.Second))
+	}
 	return p.took, p.fails
 }
 
@@ -596,4 +603,16 @@ func ms(d time.Duration) string {
 // the connection.
 func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
+// waitClosed tells whether done is closed within d.
+func waitClosed(done <-chan struct{}, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // headerTimeout is server.tomcat.connection-timeout's default: how long
@@ -104,7 +106,7 @@ func slowConns(t *testing.T, addr string, count int, first, drip []byte, interva
 	}()
 	wg.Wait()
 	close(stop)
-	<-dripped
+	testkit.Receive(t, dripped, 10*time.Second, "end of the drip")
 	return ends
 }
 

@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rosterhq/roster/internal/connlimit"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // newLimited listens on loopback with a cap of max and metrics in a new
@@ -161,7 +162,7 @@ func TestNeverCutsActiveConnections(t *testing.T) {
 	var clients []net.Conn
 	for i := 0; i < 2; i++ {
 		clients = append(clients, dial(t, l2, ""))
-		c := <-accepted
+		c, _ := testkit.Receive(t, accepted, 5*time.Second, "accepted connection")
 		t.Cleanup(func() { _ = c.Close() })
 		l2.SetState(c.LocalAddr(), c.RemoteAddr(), connlimit.Active)
 		held = append(held, c)
@@ -179,7 +180,7 @@ func TestNeverCutsActiveConnections(t *testing.T) {
 	// Once one goes idle, a new connection takes its place.
 	l2.SetState(held[0].LocalAddr(), held[0].RemoteAddr(), connlimit.Idle)
 	dial(t, l2, "")
-	<-accepted
+	testkit.Receive(t, accepted, 5*time.Second, "accepted connection")
 	require.True(t, closedByServer(clients[0], 5*time.Second))
 	require.False(t, closedByServer(clients[1], 100*time.Millisecond))
 
@@ -241,7 +242,8 @@ func TestHTTPKeepAliveFloodLeavesRoom(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
 	close(release)
-	require.Equal(t, "slow done", <-slow, "the request in progress was cut")
+	body, _ := testkit.Receive(t, slow, 10*time.Second, "answer to the request in progress")
+	require.Equal(t, "slow done", body, "the request in progress was cut")
 	require.Zero(t, metric(t, reg, "roster_listener_refused_total"))
 	require.GreaterOrEqual(t, metric(t, reg, "roster_listener_evicted_total"), float64(max+2)) // 2*max+1 held and one probe at a time
 }
@@ -301,7 +303,7 @@ func TestCloseWriteReachesTheSocket(t *testing.T) {
 		}
 	}()
 	client := dial(t, l, "")
-	c := <-accepted
+	c, _ := testkit.Receive(t, accepted, 5*time.Second, "accepted connection")
 	defer c.Close()
 	_, err := io.WriteString(c, "bye")
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/rosterhq/roster/internal/connlimit"
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // These tests fill the cap with slow clients (slow headers, slow bodies,
@@ -67,7 +68,7 @@ func TestSlowBodiesHoldNoPlace(t *testing.T) {
 	var slow []net.Conn
 	for range max {
 		slow = append(slow, dial(t, l, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"))
-		<-reading // its handler waits for the rest of the body
+		testkit.Receive(t, reading, 5*time.Second, "slow body read") // its handler waits for the rest of the body
 	}
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	resp, err := hc.Get(url + "/health")

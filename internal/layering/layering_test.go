@@ -16,7 +16,7 @@ const module = "github.com/rosterhq/roster/"
 // import. A package belongs to the longest part its path starts with.
 var allowed = map[string][]string{
 	"cmd":      {"cli"},
-	"cli":      {"node", "api"},
+	"cli":      {"node", "api", "internal"},
 	"node":     {"api", "rpc", "gossip", "internal"},
 	"api":      {"api", "internal"},
 	"rpc":      {"rpc", "internal"},
@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"internal": {"internal"},
 	"examples": {"api", "rpc"},
 	"e2e":      {"api", "rpc"},
-	"scripts":  {"api", "rpc", "e2e"},
+	"scripts":  {"api", "rpc", "e2e", "internal"},
 }
 
 func part(importPath string) string {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/rosterhq/roster/internal/testkit"
 	"github.com/rosterhq/roster/rpc/rosterpb"
 )
 
@@ -73,7 +74,7 @@ func TestClientWithoutReachableNodeReportsAndCloses(t *testing.T) {
 		}
 	}})
 	require.NoError(t, err)
-	ev := <-events
+	ev, _ := testkit.Receive(t, events, 10*time.Second, "event of the unreachable seed")
 	require.Equal(t, EventUnreachable, ev.Type)
 	require.ErrorContains(t, ev.Err, "127.0.0.1:1")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rosterhq/roster/internal/logtail"
 )
 
 // agent is one gossip membership implementation under test: roster, or
@@ -110,7 +112,7 @@ func (n *node) running() bool {
 // kill sends SIGKILL and waits until the process is gone.
 func (n *node) kill() error {
 	if !n.running() {
-		return fmt.Errorf("bench: %s had already exited: %s", n.name, lastLines(n.log, 3))
+		return fmt.Errorf("bench: %s had already exited: %s", n.name, logtail.Lines(n.log, 0, 3))
 	}
 	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("bench: kill %s: %w", n.name, err)
@@ -143,7 +145,7 @@ func (n *node) waitFor(ctx context.Context, within time.Duration, ready func() e
 	var err error
 	for time.Now().Before(deadline) {
 		if !n.running() {
-			return fmt.Errorf("bench: %s exited at start: %s", n.name, lastLines(n.log, 3))
+			return fmt.Errorf("bench: %s exited at start: %s", n.name, logtail.Lines(n.log, 0, 3))
 		}
 		if err = ready(); err == nil {
 			return nil
@@ -153,18 +155,6 @@ func (n *node) waitFor(ctx context.Context, within time.Duration, ready func() e
 		}
 	}
 	return fmt.Errorf("bench: %s not ready after %s (%v); see %s", n.name, within, err, n.log)
-}
-
-func lastLines(path string, k int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > k {
-		lines = lines[len(lines)-k:]
-	}
-	return strings.Join(lines, " | ")
 }
 
 // ports hands out loopback ports below the kernel's ephemeral range
