@@ -17,6 +17,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // These tests attack a node's internal port the way a stranger on the
@@ -165,26 +167,14 @@ func TestEncryptedLengthClaimHoldsNothing(t *testing.T) {
 // name any address.
 func TestAnswerBombIsRefused(t *testing.T) {
 	_, a, _ := newSimPair(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-				_, _ = c.Read(buf) // the node's state
-				_, _ = c.Write(bombHeader(1 << 20))
-				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				_, _ = io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	addr := testkit.Serve(t, testkit.Listen(t), func(c net.Conn) {
+		buf := make([]byte, 4096)
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, _ = c.Read(buf) // the node's state
+		_, _ = c.Write(bombHeader(1 << 20))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, c)
+	})
 	s, err := a.c.current()
 	require.NoError(t, err)
 	watch := watchHeap()
@@ -194,7 +184,7 @@ func TestAnswerBombIsRefused(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Memberlist().Join([]string{l.Addr().String()}); err != nil {
+			if _, err := s.Memberlist().Join([]string{addr}); err != nil {
 				errs.Add(1)
 			}
 		}()

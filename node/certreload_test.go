@@ -16,6 +16,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // fakeClock is a settable time for reloaders.
@@ -114,20 +116,9 @@ func TestTLSListenerAnswersPlainHTTP(t *testing.T) {
 	require.NoError(t, err)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	l := &tlsListener{Listener: raw, cfg: s.internalServerConfig()}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_, _ = io.Copy(c, c) // echo; a failed handshake ends it
-				_ = c.Close()
-			}()
-		}
-	}()
+	testkit.Serve(t, &tlsListener{Listener: raw, cfg: s.internalServerConfig()}, func(c net.Conn) {
+		_, _ = io.Copy(c, c) // echo; a failed handshake ends it
+	})
 
 	c, err := net.Dial("tcp", raw.Addr().String())
 	require.NoError(t, err)

@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rosterhq/roster/internal/testkit"
 )
 
 // TestTLSFailureExplained dials a node's internal TLS port as another node
@@ -29,23 +31,10 @@ func TestTLSFailureExplained(t *testing.T) {
 	// serve accepts connections on a TLS port with cfg and reads them, so
 	// that the server side of each handshake runs.
 	serve := func(cfg *tls.Config) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-					_, _ = io.Copy(io.Discard, tls.Server(c, cfg))
-				}()
-			}
-		}()
-		return l.Addr().String()
+		return testkit.Serve(t, testkit.Listen(t), func(c net.Conn) {
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.Copy(io.Discard, tls.Server(c, cfg))
+		})
 	}
 	// dial connects as a node with setup s that expects names, and reads
 	// once: in TLS 1.3 the server's refusal arrives after the client's
