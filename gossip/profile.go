@@ -160,3 +160,19 @@ func (p Profile) apply(mc *memberlist.Config, sc *serf.Config) {
 	sc.LeavePropagateDelay = p.LeavePropagateDelay
 	sc.ReconnectInterval = p.RejoinMax
 }
+
+// Dilate returns the profile with every timing multiplied by k: a
+// simulation on a dilated clock runs k times slower than real time, so
+// that more nodes fit on the machine's cores, and divides the times it
+// measures by k. k below 2 returns the profile as it is.
+func (p Profile) Dilate(k int) Profile {
+	if k < 2 {
+		return p
+	}
+	d := time.Duration(k)
+	for _, f := range []*time.Duration{&p.ProbeInterval, &p.ProbeTimeout, &p.GossipInterval, &p.PushPullInterval,
+		&p.TCPTimeout, &p.GossipToTheDeadTime, &p.LeavePropagateDelay, &p.RejoinMin, &p.RejoinMax, &p.StatusPoll} {
+		*f *= d
+	}
+	return p
+}
