@@ -198,6 +198,9 @@ func New(cfg Config) (*Cluster, error) {
 	if cfg.Tombstones.Max > 0 {
 		c.reg.limits.Max = cfg.Tombstones.Max
 	}
+	if cfg.Profile.PersistDelay > 0 {
+		c.reg.delay = cfg.Profile.PersistDelay
+	}
 	c.reg.prune()
 	if !st.LastSeen.IsZero() {
 		c.lastConnected.Store(st.LastSeen.UnixNano())
@@ -504,7 +507,11 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 	p := c.cfg.Profile
 	t := time.NewTicker(p.StatusPoll)
 	defer t.Stop()
-	reconcileEvery := max(1, int(reconcileInterval/p.StatusPoll))
+	every := reconcileInterval
+	if p.ReconcileInterval > 0 {
+		every = p.ReconcileInterval
+	}
+	reconcileEvery := max(1, int(every/p.StatusPoll))
 	encrypted := s.EncryptionEnabled()
 	backupErr := "" // the last failure to back up the keyring, logged once
 	for tick := 1; ; tick++ {
@@ -568,7 +575,7 @@ func (c *Cluster) returning() bool {
 }
 
 // reconcileInterval is how often pollStatuses compares the registry with
-// serf's member list.
+// serf's member list, unless the profile says.
 const reconcileInterval = 2 * time.Second
 
 // reconcile brings the registry in line with serf's member list.

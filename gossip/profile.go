@@ -40,6 +40,12 @@ type Profile struct {
 	// StatusPoll is how often memberlist's suspect states are sampled
 	// (serf reports no event for them).
 	StatusPoll time.Duration
+	// ReconcileInterval is how often the registry is compared with serf's
+	// member list, in case an event was missed.
+	ReconcileInterval time.Duration
+	// PersistDelay is how long a change gossip brings waits before the
+	// registry writes it, with the changes that follow meanwhile.
+	PersistDelay time.Duration
 }
 
 // ProfileNames lists the profiles ProfileByName knows.
@@ -78,6 +84,8 @@ func fromMemberlist(name string, c *memberlist.Config) Profile {
 		RejoinMin:               time.Second,
 		RejoinMax:               30 * time.Second,
 		StatusPoll:              250 * time.Millisecond,
+		ReconcileInterval:       reconcileInterval,
+		PersistDelay:            persistDelay,
 	}
 }
 
@@ -171,7 +179,8 @@ func (p Profile) Dilate(k int) Profile {
 	}
 	d := time.Duration(k)
 	for _, f := range []*time.Duration{&p.ProbeInterval, &p.ProbeTimeout, &p.GossipInterval, &p.PushPullInterval,
-		&p.TCPTimeout, &p.GossipToTheDeadTime, &p.LeavePropagateDelay, &p.RejoinMin, &p.RejoinMax, &p.StatusPoll} {
+		&p.TCPTimeout, &p.GossipToTheDeadTime, &p.LeavePropagateDelay, &p.RejoinMin, &p.RejoinMax, &p.StatusPoll,
+		&p.ReconcileInterval, &p.PersistDelay} {
 		*f *= d
 	}
 	return p

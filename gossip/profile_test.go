@@ -24,6 +24,6 @@ func TestDilateScalesEveryTiming(t *testing.T) {
 		durations++
 		require.Equal(t, 3*pv.Field(i).Interface().(time.Duration), dv.Field(i).Interface().(time.Duration), f.Name)
 	}
-	require.Equal(t, 10, durations)
+	require.Equal(t, 12, durations)
 	require.Equal(t, p, p.Dilate(1))
 }

@@ -58,6 +58,7 @@ var (
 	simLoss     = flag.Float64("sim.loss", 0, "probability that a packet is lost (in-memory network)")
 	simLatency  = flag.Duration("sim.latency", 0, "one-way delay of each packet and dial (in-memory network; profile time)")
 	simJoins    = flag.Int("sim.joins", 4, "joins of the wave that run at once")
+	simRate     = flag.Float64("sim.rate", 50, "joins of the wave started per second at most (profile time)")
 )
 
 // scaleDilation is the dilation at n nodes unless -sim.dilation says:
@@ -155,10 +156,11 @@ func simulate(b *testing.B, n int) (r scaleResult) {
 	// More joins, one at a time, into the formed cluster: how long each
 	// member takes to record one, by the time it gives (Member.Since), as
 	// the benchmark of real processes measures joins.
+	watch.enter("joins")
 	members := append([]*simNode(nil), wave...)
 	var seen []time.Duration
 	for _, nd := range rest {
-		sim.waitQuiet(k, time.Minute*dk)
+		sim.waitQuiet(k, 20*time.Second*dk)
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute*dk)
 		_, err := nd.c.JoinVia(ctx, members[rand.IntN(len(members))].addr, JoinOptions{Strict: true, Wait: true})
@@ -191,13 +193,26 @@ func simulate(b *testing.B, n int) (r scaleResult) {
 	// Idle: steady-state traffic and CPU per node, once the joins' gossip
 	// is over.
 	b.StopTimer()
-	sim.waitQuiet(k, time.Minute*dk)
+	sim.waitQuiet(k, 20*time.Second*dk)
+	watch.enter("idle")
 	sent0, t0, cpu0 := sim.sent(), time.Now(), cpuTime()
 	time.Sleep(*simIdle * dk)
 	elapsed := time.Since(t0).Seconds() / float64(k)
 	r.idleBytes = float64(sim.sent()-sent0) / elapsed / float64(n)
 	r.idleCPU = 100 * (cpuTime() - cpu0).Seconds() / elapsed / float64(n)
 	b.StartTimer()
+
+	// The size of one push-pull at N members (both states, as the
+	// streams' bytes count them), for the scaling model.
+	if srf, err := sim.nodes[0].c.current(); err == nil {
+		counts := sim.nodes[0].c.metrics.bytes
+		tcp := func() uint64 { return counts.n[bytesSent][bytesTCP].Load() + counts.n[bytesReceived][bytesTCP].Load() }
+		before := tcp()
+		if _, err := srf.Memberlist().Join([]string{sim.nodes[1].addr}); err == nil {
+			pp := tcp() - before
+			progress("one push-pull at %d members: %d bytes, %.0f per member", n, pp, float64(pp)/2/float64(n))
+		}
+	}
 
 	// A kill: the node stops without a word and its sockets close, as
 	// with kill -9.
@@ -206,6 +221,7 @@ func simulate(b *testing.B, n int) (r scaleResult) {
 	survivors := append(append([]*simNode(nil), sim.nodes[:vi]...), sim.nodes[vi+1:]...)
 	name := victim.c.cfg.Name
 	watch.kill(name)
+	watch.enter("kill")
 	start = time.Now()
 	victim.crash()
 	_, lagging = waitUntil(survivors, 2*time.Minute*dk, func(c *Cluster) bool {
@@ -253,7 +269,10 @@ func simProfileByName(name string) (Profile, error) {
 }
 
 // joinWave joins nodes[1:] through random nodes that have joined, -sim.joins
-// at a time, on a clock dilated k times. It returns the number of joins
+// at a time and -sim.rate a second at most, on a clock dilated k times: in
+// one process a join takes milliseconds of the shared CPU, so an unpaced
+// wave would start hundreds of joins in a second of profile time, a burst
+// no real cluster sees. It returns the number of joins
 // that gave up waiting for every member to be alive (they did join): the
 // convergence check that follows decides.
 func (s *sim) joinWave(b *testing.B, nodes []*simNode, k int) int {
@@ -266,8 +285,11 @@ func (s *sim) joinWave(b *testing.B, nodes []*simNode, k int) int {
 		errs   = make(chan error, len(nodes))
 		late   atomic.Int32
 		start  = time.Now()
+		pace   = time.NewTicker(time.Duration(float64(time.Second) / *simRate * float64(k)))
 	)
+	defer pace.Stop()
 	for _, nd := range nodes[1:] {
+		<-pace.C
 		sem <- struct{}{}
 		mu.Lock()
 		contact := joined[rand.IntN(len(joined))]
@@ -307,24 +329,35 @@ func (s *sim) joinWave(b *testing.B, nodes []*simNode, k int) int {
 }
 
 // waitQuiet polls the UDP gossip bytes every quarter of a (dilated)
-// second until a second's worth is below simQuiet per node, or limit
-// passes (then it says so, and the figures that follow include the tail).
+// second until the last second's are below simQuiet per node, or the last
+// three seconds' rates are within a tenth of each other (the gossip of
+// the joins is over, what remains is steady), or limit passes.
 func (s *sim) waitQuiet(k int, limit time.Duration) {
 	step := 250 * time.Millisecond * time.Duration(k)
 	const window = 4 // samples: one second
 	start := time.Now()
 	samples := []uint64{s.sentUDP()}
+	rate := func(i int) float64 { // the second ending at sample i
+		return float64(samples[i]-samples[i-window]) / float64(len(s.nodes))
+	}
 	for time.Since(start) < limit {
 		time.Sleep(step)
 		samples = append(samples, s.sentUDP())
-		if n := len(samples); n > window {
-			rate := float64(samples[n-1]-samples[n-1-window]) / float64(len(s.nodes))
-			if rate < simQuiet {
+		n := len(samples) - 1
+		if n < window {
+			continue
+		}
+		if rate(n) < simQuiet {
+			return
+		}
+		if n >= 3*window {
+			r0, r1, r2 := rate(n), rate(n-window), rate(n-2*window)
+			if max(r0, r1, r2) <= 1.1*min(r0, r1, r2) {
 				return
 			}
 		}
 	}
-	progress("gossip still above %.0f B/s per node after %s", simQuiet, limit)
+	progress("gossip still above %.0f B/s per node and changing after %s", simQuiet, limit)
 }
 
 // sentUDP is the gossip bytes all nodes have sent in packets so far.
@@ -341,7 +374,9 @@ func (s *sim) sentUDP() uint64 {
 type failWatch struct {
 	mu       sync.Mutex
 	killed   string
+	phase    string
 	fails    map[string]int // false failures by member
+	byPhase  map[string]int // false failures by phase of the run
 	suspects int
 	lost     atomic.Int32 // subscriptions of live nodes dropped for falling behind
 	stopping atomic.Bool
@@ -350,7 +385,7 @@ type failWatch struct {
 }
 
 func (s *sim) watchFailures() *failWatch {
-	w := &failWatch{fails: map[string]int{}}
+	w := &failWatch{fails: map[string]int{}, byPhase: map[string]int{}, phase: "wave"}
 	for _, nd := range s.nodes {
 		ch, cancel := nd.c.Subscribe(1024)
 		w.cancels = append(w.cancels, cancel)
@@ -364,6 +399,7 @@ func (s *sim) watchFailures() *failWatch {
 					w.suspects++
 				case ev.Type == EventFail && ev.Member.Name != w.killed:
 					w.fails[ev.Member.Name]++
+					w.byPhase[w.phase]++
 				}
 				w.mu.Unlock()
 			}
@@ -373,6 +409,13 @@ func (s *sim) watchFailures() *failWatch {
 		}()
 	}
 	return w
+}
+
+// enter names the phase of the run the next false failures count in.
+func (w *failWatch) enter(phase string) {
+	w.mu.Lock()
+	w.phase = phase
+	w.mu.Unlock()
 }
 
 // kill records the node about to be killed: its failure is true.
@@ -401,8 +444,8 @@ func (w *failWatch) stop() int {
 		names = names[:5]
 	}
 	if total > 0 || w.suspects > 0 || w.lost.Load() > 0 {
-		progress("%d false failures (of %d members, such as %s), %d suspicions, %d subscriptions fell behind",
-			total, len(w.fails), strings.Join(names, " "), w.suspects, w.lost.Load())
+		progress("%d false failures (of %d members, such as %s; by phase %v), %d suspicions, %d subscriptions fell behind",
+			total, len(w.fails), strings.Join(names, " "), w.byPhase, w.suspects, w.lost.Load())
 	}
 	return total
 }
