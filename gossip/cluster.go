@@ -122,6 +122,10 @@ type Config struct {
 	// Limits bound what gossip input from the network can make the node
 	// hold; zero fields take the defaults.
 	Limits Limits
+	// NoSerfSnapshot runs serf without its snapshot file, which keeps its
+	// Lamport clocks across restarts: for simulations of many nodes in one
+	// process, where each snapshot's writer wakes twice a second.
+	NoSerfSnapshot bool
 }
 
 // Cluster is a node's membership: a serf instance plus the registry of
@@ -225,6 +229,9 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	if cfg.Tombstones.Max > 0 {
 		c.reg.limits.Max = cfg.Tombstones.Max
+	}
+	if cfg.Profile.PersistDelay > 0 {
+		c.reg.delay = cfg.Profile.PersistDelay
 	}
 	c.reg.prune()
 	if !st.LastSeen.IsZero() {
@@ -370,7 +377,9 @@ func (c *Cluster) startSerfLocked() error {
 	sc.EventCh = events
 	sc.MemberlistConfig = mc
 	sc.Logger = stdLog
-	sc.SnapshotPath = c.prepareSnapshot()
+	if !c.cfg.NoSerfSnapshot {
+		sc.SnapshotPath = c.prepareSnapshot()
+	}
 	sc.RejoinAfterLeave = true
 	// Every rejoin goes through an introduction (rejoin.go), which the
 	// contact refuses when it no longer has this node registered (Admit);
@@ -535,7 +544,11 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 	p := c.cfg.Profile
 	t := time.NewTicker(p.StatusPoll)
 	defer t.Stop()
-	reconcileEvery := max(1, int(reconcileInterval/p.StatusPoll))
+	every := reconcileInterval
+	if p.ReconcileInterval > 0 {
+		every = p.ReconcileInterval
+	}
+	reconcileEvery := max(1, int(every/p.StatusPoll))
 	encrypted := s.EncryptionEnabled()
 	backupErr := "" // the last failure to back up the keyring, logged once
 	for tick := 1; ; tick++ {
@@ -599,7 +612,7 @@ func (c *Cluster) returning() bool {
 }
 
 // reconcileInterval is how often pollStatuses compares the registry with
-// serf's member list.
+// serf's member list, unless the profile says.
 const reconcileInterval = 2 * time.Second
 
 // reconcile brings the registry in line with serf's member list.

@@ -66,12 +66,12 @@ type JoinOptions struct {
 var ErrExchange = errors.New("gossip: the gossip exchange failed")
 
 // joinFanout bounds the members a join push-pulls with, all at once.
-// Each answers with its whole state, so the joining node reads fanout × N
-// entries (and merges one state of them). Up to joinFanout+1 nodes every
-// member is told directly, in one round trip; in a larger cluster
-// joinFanout random members are, and each of them gossips the new node on
-// at once, so that a join costs the joining node O(N) and not O(N²).
-const joinFanout = 128
+// Each answers with its whole state, so the fan-out costs the members
+// joinFanout × N entries to encode. Up to joinFanout+1 nodes every member
+// is told directly, in one round trip; in a larger cluster joinFanout
+// random members are, and each of them gossips the new node on at once
+// (log N gossip rounds), so that a join costs O(N) and not O(N²).
+const joinFanout = 8
 
 // JoinVia joins the cluster through the node whose internal port is at
 // address (host:port): an introduction checks that this node's name is

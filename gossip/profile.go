@@ -40,6 +40,12 @@ type Profile struct {
 	// StatusPoll is how often memberlist's suspect states are sampled
 	// (serf reports no event for them).
 	StatusPoll time.Duration
+	// ReconcileInterval is how often the registry is compared with serf's
+	// member list, in case an event was missed.
+	ReconcileInterval time.Duration
+	// PersistDelay is how long a change gossip brings waits before the
+	// registry writes it, with the changes that follow meanwhile.
+	PersistDelay time.Duration
 }
 
 // ProfileNames lists the profiles ProfileByName knows.
@@ -78,6 +84,8 @@ func fromMemberlist(name string, c *memberlist.Config) Profile {
 		RejoinMin:               time.Second,
 		RejoinMax:               30 * time.Second,
 		StatusPoll:              250 * time.Millisecond,
+		ReconcileInterval:       reconcileInterval,
+		PersistDelay:            persistDelay,
 	}
 }
 
@@ -159,4 +167,21 @@ func (p Profile) apply(mc *memberlist.Config, sc *serf.Config) {
 	sc.DisableCoordinates = true
 	sc.LeavePropagateDelay = p.LeavePropagateDelay
 	sc.ReconnectInterval = p.RejoinMax
+}
+
+// Dilate returns the profile with every timing multiplied by k: a
+// simulation on a dilated clock runs k times slower than real time, so
+// that more nodes fit on the machine's cores, and divides the times it
+// measures by k. k below 2 returns the profile as it is.
+func (p Profile) Dilate(k int) Profile {
+	if k < 2 {
+		return p
+	}
+	d := time.Duration(k)
+	for _, f := range []*time.Duration{&p.ProbeInterval, &p.ProbeTimeout, &p.GossipInterval, &p.PushPullInterval,
+		&p.TCPTimeout, &p.GossipToTheDeadTime, &p.LeavePropagateDelay, &p.RejoinMin, &p.RejoinMax, &p.StatusPoll,
+		&p.ReconcileInterval, &p.PersistDelay} {
+		*f *= d
+	}
+	return p
 }

@@ -28,6 +28,7 @@ type registry struct {
 	now    func() time.Time
 	limits TombstoneLimits
 	dirty  chan struct{} // a change awaits persist
+	delay  time.Duration // persistDelay unless the profile says
 
 	saveMu sync.Mutex // held while writing the file
 
@@ -75,7 +76,7 @@ var DefaultTombstoneLimits = TombstoneLimits{TTL: 30 * 24 * time.Hour, Max: 1000
 func tombKey(name, id string) string { return name + "\x00" + id }
 
 func newRegistry(s stateStore, st state, now func() time.Time) *registry {
-	r := &registry{store: s, st: st, now: now, limits: DefaultTombstoneLimits, dirty: make(chan struct{}, 1),
+	r := &registry{store: s, st: st, now: now, limits: DefaultTombstoneLimits, dirty: make(chan struct{}, 1), delay: persistDelay,
 		members: map[string]*Member{}, tombstones: map[string]Tombstone{}, exiles: map[string]Tombstone{}}
 	for i := range st.Members {
 		m := st.Members[i]
@@ -202,7 +203,7 @@ func (r *registry) checkWritable() error {
 // of a burst would land inside the join that caused it, while the last
 // members have still to answer. It is also the wait before a failed write
 // is tried again. Gossip teaches a restarted node what the last second
-// lost.
+// lost. A profile may set another (Profile.PersistDelay).
 const persistDelay = time.Second
 
 // probeInterval is how long the data directory may go without a write
@@ -250,7 +251,7 @@ func (r *registry) persist(stop <-chan struct{}, report func(error)) {
 		case <-stop:
 			write()
 			return
-		case <-time.After(persistDelay):
+		case <-time.After(r.delay):
 		}
 		write()
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the serf agent the benchmark compares roster with (v0.10.2, as in
-# issue 6) from the Go module proxy into a directory of its own, and prints
-# the binary's path:  scripts/bench/get-serf.sh [DIR]   (default: .bench/bin)
+# Installs the serf agent the benchmark compares roster with (v0.10.2, the
+# version of its reference figures) from the Go module proxy into a
+# directory of its own, and prints the binary's path:  scripts/bench/get-serf.sh [DIR]   (default: .bench/bin)
 # Its code and binary are never committed: .bench/ is a scratch directory.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -2,7 +2,7 @@
 // user feels it, on real node processes on loopback, and compares it with
 // the serf agent doing the same job.
 //
-//	go run ./scripts/bench -n 10                         # roster alone, the issue's serf figures as reference
+//	go run ./scripts/bench -n 10                         # roster alone, serf's measured figures as reference
 //	go run ./scripts/bench -n 10 -serf .bench/bin/serf   # roster and the serf agent side by side
 //	go run ./scripts/bench -n 3 -joins 2 -kills 1 -quick # what CI runs
 //
@@ -16,9 +16,10 @@
 // the REST API (GET /v1/public polled every 20 ms on every node at once);
 // serf agents through their CLI (serf join) and their RPC port (the members
 // call that `serf members` makes). The figures are printed as a table, next
-// to the issue's targets. Timings are printed, never asserted: the exit
-// code is non-zero only when the run itself failed (a node that would not
-// start, a join that errored, a cluster that never converged).
+// to targets drawn from serf's figures (measured in the same run, or the
+// reference figures in report.go). Timings are printed, never asserted: the
+// exit code is non-zero only when the run itself failed (a node that would
+// not start, a join that errored, a cluster that never converged).
 package main
 
 import (
