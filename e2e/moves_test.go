@@ -35,7 +35,7 @@ func waitFleetPlaced(t testing.TB, fleet string, via *host) []fleetClient {
 	wrong := "no answer"
 	defer func() {
 		if t.Failed() {
-			t.Logf("last misplaced client: %s", wrong)
+			t.Logf("e2e: last misplaced client: %s; clients per node: %s", wrong, onNode(cs))
 		}
 	}()
 	last := time.Time{}
