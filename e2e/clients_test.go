@@ -33,6 +33,7 @@ type fleetClient struct {
 		At   time.Time `json:"at"`
 		From string    `json:"from"`
 		To   string    `json:"to"`
+		Why  string    `json:"why"`
 	} `json:"moves"`
 }
 

@@ -79,6 +79,25 @@ func movesSince(before, after []fleetClient) map[string][]string {
 	return out
 }
 
+// whySince says why client id left each node since the snapshot before.
+func whySince(before, after []fleetClient, id string) string {
+	n := 0
+	for _, c := range before {
+		if c.ID == id {
+			n = len(c.Moves)
+		}
+	}
+	var whys []string
+	for _, c := range after {
+		if c.ID == id {
+			for _, m := range c.Moves[min(n, len(c.Moves)):] {
+				whys = append(whys, fmt.Sprintf("left %s: %s", m.From, m.Why))
+			}
+		}
+	}
+	return strings.Join(whys, "; ")
+}
+
 // checkStopMoves checks the moves of a stop of victim between two
 // snapshots: its clients moved exactly once, away from it; no other client
 // moved. It returns how many moved, by kind.
@@ -90,12 +109,12 @@ func checkStopMoves(t testing.TB, victim string, before, after []fleetClient) ma
 		m := moves[c.ID]
 		if c.Server != victim {
 			if len(m) != 0 {
-				t.Errorf("%s was on %s, not %s, and moved %v", c.ID, c.Server, victim, m)
+				t.Errorf("%s was on %s, not %s, and moved %v (%s)", c.ID, c.Server, victim, m, whySince(before, after, c.ID))
 			}
 			continue
 		}
 		if len(m) != 1 || !strings.HasPrefix(m[0], victim+">") || strings.HasSuffix(m[0], ">"+victim) {
-			t.Errorf("%s (%s) on %s moved %v while it stopped, not once away from it", c.ID, c.Kind, victim, m)
+			t.Errorf("%s (%s) on %s moved %v while it stopped, not once away from it (%s)", c.ID, c.Kind, victim, m, whySince(before, after, c.ID))
 			continue
 		}
 		moved[c.Kind]++
@@ -110,7 +129,7 @@ func checkReturnMoves(t testing.TB, back string, before, after []fleetClient) in
 	n := 0
 	for id, m := range movesSince(before, after) {
 		if len(m) > 1 || !strings.HasSuffix(m[0], ">"+back) {
-			t.Errorf("%s moved %v while %s came back, not once to it", id, m, back)
+			t.Errorf("%s moved %v while %s came back, not once to it (%s)", id, m, back, whySince(before, after, id))
 			continue
 		}
 		n++

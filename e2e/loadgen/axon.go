@@ -90,6 +90,7 @@ func (f *fleet) axonStream(ctx context.Context, st *clientState, conn *grpc.Clie
 		if err != nil {
 			if ctx.Err() == nil {
 				f.failed(st, err)
+				f.left(st, "", "stream ended: "+err.Error())
 			}
 			return
 		}
@@ -99,6 +100,7 @@ func (f *fleet) axonStream(ctx context.Context, st *clientState, conn *grpc.Clie
 			f.connected(st, m.GetNodeNotification().GetNodeName(), net.JoinHostPort(m.GetNodeNotification().GetHostName(),
 				strconv.Itoa(int(m.GetNodeNotification().GetGrpcPort()))), 0)
 		case m.GetRequestReconnect() != nil:
+			f.left(st, "", "request_reconnect")
 			return
 		}
 	}

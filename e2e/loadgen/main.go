@@ -31,6 +31,9 @@ type move struct {
 	From string    `json:"from"`
 	To   string    `json:"to"`
 	Gap  string    `json:"gap"`
+	// Why the client left From: request_reconnect, or the error that
+	// ended its stream.
+	Why string `json:"why,omitempty"`
 }
 
 // clientState is what /state reports for one client.
@@ -45,6 +48,7 @@ type clientState struct {
 	MaxGapMS  float64   `json:"maxGapMs"` // longest time between successful calls
 	Moves     []move    `json:"moves"`
 	lastOK    time.Time // the last successful call
+	why       string    // why it left its node, for the next move
 }
 
 type fleet struct {
@@ -98,8 +102,15 @@ func run(ctx context.Context, seeds []string, n, axon int, interval time.Duratio
 			ClientID:      id,
 			ComponentName: "loadgen",
 			OnEvent: func(ev client.Event) {
-				if ev.Type == client.EventConnected {
+				switch ev.Type {
+				case client.EventConnected:
 					f.connected(st, ev.Server.Name, ev.Server.Address, ev.Gap)
+				case client.EventDisconnected:
+					why := "request_reconnect"
+					if ev.Err != nil {
+						why = ev.Err.Error()
+					}
+					f.left(st, ev.Server.Name, why)
 				}
 			},
 		})
@@ -123,9 +134,20 @@ func (f *fleet) connected(st *clientState, node, addr string, gap time.Duration)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if st.Server != "" {
-		st.Moves = append(st.Moves, move{At: time.Now().UTC(), From: st.Server, To: node, Gap: gap.String()})
+		st.Moves = append(st.Moves, move{At: time.Now().UTC(), From: st.Server, To: node, Gap: gap.String(), Why: st.why})
 	}
-	st.Server, st.Address = node, addr
+	st.Server, st.Address, st.why = node, addr, ""
+}
+
+// left records why st left node ("": the node it is on); a Go client that
+// hands over has registered on the next node first, so that leave is not
+// recorded.
+func (f *fleet) left(st *clientState, node, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if node == "" || node == st.Server {
+		st.why = why
+	}
 }
 
 // failed records a connection failure of a client that makes no calls.
