@@ -26,6 +26,12 @@ const (
 	// to take it out of placement before it asks its clients to move; they
 	// usually do within a few gossip rounds.
 	drainConfirmWait = 2 * time.Second
+	// rebalanceSweep is how often a node checks for clients that
+	// placement puts on another alive node and asks them to move there:
+	// a client placed while some peer had a stale view of the cluster
+	// (a member suspected for a moment) is caught here, as Axon EE's
+	// auto-balancing checks every 15 s.
+	rebalanceSweep = 15 * time.Second
 	// rebalanceWait bounds how long a node waits for its peers to place
 	// clients on a node that joined before it sends it some. Nothing waits
 	// on a rebalance (the clients are served where they are meanwhile), so
@@ -97,6 +103,8 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 	defer publish.Stop()
 	var published time.Time
 	armed := false
+	sweep := time.NewTicker(rebalanceSweep)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-n.bgStop:
@@ -132,7 +140,7 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 				for _, name := range joined {
 					if cs.platform.WouldRebalance(name) > 0 && cs.startRebalance(name) {
 						n.bg.Add(1)
-						go n.rebalance(cs, name)
+						go n.moveClients(cs, name, cs.platform.Rebalance)
 					}
 				}
 			}
@@ -140,6 +148,15 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 			if !armed {
 				armed = true
 				publish.Reset(max(0, clientsGossipInterval-time.Since(published)))
+			}
+		case <-sweep.C:
+			if n.cfg.Cluster.Rebalance {
+				for _, name := range cs.placement.Nodes() {
+					if cs.platform.WouldSweep(name) > 0 && cs.startRebalance(name) {
+						n.bg.Add(1)
+						go n.moveClients(cs, name, cs.platform.Sweep)
+					}
+				}
 			}
 		case <-publish.C:
 			armed, published = false, time.Now()
@@ -154,7 +171,7 @@ func (n *Node) followMembership(cs *clientServices, events <-chan gossip.Event, 
 // once every peer places clients on it too (bounded by rebalanceWait):
 // a client may ask any node where to go, and one that has not heard of
 // the join yet would send it back.
-func (n *Node) rebalance(cs *clientServices, joined string) {
+func (n *Node) moveClients(cs *clientServices, joined string, ask func(string) int) {
 	defer n.bg.Done()
 	defer cs.endRebalance(joined)
 	ctx, cancel := context.WithTimeout(context.Background(), rebalanceWait)
@@ -171,7 +188,7 @@ func (n *Node) rebalance(cs *clientServices, joined string) {
 	if n.stopping.Load() {
 		return
 	}
-	asked := cs.platform.Rebalance(joined)
+	asked := ask(joined)
 	l := n.log.Info()
 	if err != nil || confirmed < peers {
 		l = n.log.Warn().AnErr("error", err)

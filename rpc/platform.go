@@ -356,7 +356,21 @@ func (s *PlatformServer) Rebalance(joined string) int { return s.rebalance(joine
 // WouldRebalance is how many clients Rebalance would ask now.
 func (s *PlatformServer) WouldRebalance(joined string) int { return s.rebalance(joined, false) }
 
+// Sweep sends request_reconnect to the clients here that placement puts
+// on target, leaving out those that registered avoiding a node (they come
+// back by themselves once it answers). It is the periodic check that
+// catches what a rebalance missed: a client placed while a peer had a
+// stale view of the cluster. It returns how many were asked.
+func (s *PlatformServer) Sweep(target string) int { return s.rebalanceWith(target, true, true) }
+
+// WouldSweep is how many clients Sweep would ask now.
+func (s *PlatformServer) WouldSweep(target string) int { return s.rebalanceWith(target, false, true) }
+
 func (s *PlatformServer) rebalance(joined string, ask bool) int {
+	return s.rebalanceWith(joined, ask, false)
+}
+
+func (s *PlatformServer) rebalanceWith(joined string, ask, skipAvoiding bool) int {
 	if joined == s.opts.Self.Name || s.departing.Load() {
 		return 0
 	}
@@ -364,7 +378,7 @@ func (s *PlatformServer) rebalance(joined string, ask bool) int {
 	defer s.mu.Unlock()
 	n := 0
 	for ps := range s.streams {
-		if !ps.registered {
+		if !ps.registered || (skipAvoiding && ps.tags[AvoidTag] != "") {
 			continue
 		}
 		if p := s.opts.Placement.pick(ps.key, ps.tags, "", "", false); p != nil && p.name == joined {

@@ -347,3 +347,29 @@ func BenchmarkGetPlatformServer(b *testing.B) {
 		}
 	}
 }
+
+// The periodic sweep asks the clients here that placement puts on another
+// node, except those that registered avoiding a node: they come back by
+// themselves once it answers.
+func TestSweepSkipsClientsThatAvoidANode(t *testing.T) {
+	f := startPlatform(t, PlatformOptions{}, "n1", "n2")
+	// Placed on n2, yet registered here (n2 was suspected for a moment).
+	plain, avoiding := openStream(t, f), openStream(t, f)
+	plainID, avoidingID := idOn(t, f.placement, "n2", 0), idOn(t, f.placement, "n2", 1)
+	plain.register(plainID)
+	avoiding.send(&controlpb.PlatformInboundInstruction{
+		Request: &controlpb.PlatformInboundInstruction_Register{Register: &controlpb.ClientIdentification{
+			ClientId: avoidingID, ComponentName: "test", Tags: map[string]string{AvoidTag: "n2"}}},
+		InstructionId: "reg",
+	})
+	require.Equal(t, "n1", avoiding.recv().GetNodeNotification().GetNodeName())
+	require.True(t, avoiding.recv().GetAck().GetSuccess())
+	waitCount(t, f, 2)
+
+	require.Equal(t, 1, f.srv.WouldSweep("n2"))
+	require.Equal(t, 1, f.srv.Sweep("n2"))
+	require.NotNil(t, plain.recv().GetRequestReconnect(), "the misplaced client is asked to move")
+	avoiding.send(&controlpb.PlatformInboundInstruction{Request: &controlpb.PlatformInboundInstruction_Heartbeat{Heartbeat: &controlpb.Heartbeat{}}, InstructionId: "hb"})
+	require.NotNil(t, avoiding.recv().GetAck(), "the avoiding client is left alone")
+	require.Zero(t, f.srv.Sweep("n1"), "none is asked to move to this node")
+}
