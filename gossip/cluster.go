@@ -557,20 +557,12 @@ func (c *Cluster) pollStatuses(s *serf.Serf, stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		connected := false
-		for _, n := range s.Memberlist().Members() {
-			if n.Name == c.cfg.Name {
-				continue
-			}
-			cur, known := c.reg.get(n.Name)
-			connected = connected || known && n.State == memberlist.StateAlive
-			switch {
-			case !known:
-			case n.State == memberlist.StateSuspect && cur.Status == StatusAlive:
-				c.publish(c.reg.setStatus(n.Name, StatusSuspect))
-			case n.State == memberlist.StateAlive && cur.Status == StatusSuspect:
-				c.publish(c.reg.setStatus(n.Name, StatusAlive))
-			}
+		suspect, alive, connected := c.reg.suspicions(c.cfg.Name, s.Memberlist().Members())
+		for _, name := range suspect {
+			c.publish(c.reg.setStatus(name, StatusSuspect))
+		}
+		for _, name := range alive {
+			c.publish(c.reg.setStatus(name, StatusAlive))
 		}
 		if connected {
 			c.markConnected()

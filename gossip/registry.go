@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // registry holds every registered member and the tombstones of unregistered
@@ -293,6 +295,45 @@ func (r *registry) unsorted() []Member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.unsortedLocked()
+}
+
+// absent lists the registered members other than self that present does
+// not hold, in one pass under the lock, copying only those: the members
+// a rejoin may be due for, which are few but in an outage.
+func (r *registry) absent(self string, present map[string]bool) []Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Member
+	for name, m := range r.members {
+		if name != self && !present[name] {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// suspicions compares memberlist's nodes with the registry in one pass
+// under the lock, copying no member: the registered members memberlist
+// holds suspect while the registry has them alive, those it holds alive
+// while the registry has them suspect, and whether any registered member
+// other than self is alive.
+func (r *registry) suspicions(self string, nodes []*memberlist.Node) (suspect, alive []string, connected bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range nodes {
+		m, known := r.members[n.Name]
+		if !known || n.Name == self {
+			continue
+		}
+		connected = connected || n.State == memberlist.StateAlive
+		switch {
+		case n.State == memberlist.StateSuspect && m.Status == StatusAlive:
+			suspect = append(suspect, n.Name)
+		case n.State == memberlist.StateAlive && m.Status == StatusSuspect:
+			alive = append(alive, n.Name)
+		}
+	}
+	return suspect, alive, connected
 }
 
 func (r *registry) list() []Member {

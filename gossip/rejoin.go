@@ -130,17 +130,23 @@ func (c *Cluster) rejoinLoop(stop <-chan struct{}) {
 		// alive), as pointers; serf's list would copy every member's tags.
 		nodes := s.Memberlist().Members()
 		alive := make(map[string]bool, len(nodes))
-		peers := make([]uint64, 0, len(nodes))
 		for _, n := range nodes {
 			alive[n.Name] = true
-			peers = append(peers, rendezvous.Hash(n.Name))
 		}
 		alone := len(alive) <= 1 // then this node tries every member
-		self := rendezvous.Hash(c.cfg.Name)
 		var targets []Member
-		for _, m := range c.reg.unsorted() {
-			if m.Name != c.cfg.Name && !alive[m.Name] && (alone || picked(rendezvous.Hash(m.Name), self, peers, rejoinPeers)) {
-				targets = append(targets, m)
+		// Most ticks no registered member is missing: the peers' hashes
+		// are computed only when one is.
+		if missing := c.reg.absent(c.cfg.Name, alive); len(missing) > 0 {
+			self := rendezvous.Hash(c.cfg.Name)
+			peers := make([]uint64, 0, len(nodes))
+			for _, n := range nodes {
+				peers = append(peers, rendezvous.Hash(n.Name))
+			}
+			for _, m := range missing {
+				if alone || picked(rendezvous.Hash(m.Name), self, peers, rejoinPeers) {
+					targets = append(targets, m)
+				}
 			}
 		}
 		isolated := alone && len(targets) > 0
